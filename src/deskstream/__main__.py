@@ -1,0 +1,3 @@
+from deskstream.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""The help desk as one object: its services wired together on one store and one clock."""
+
+from __future__ import annotations
+
+from deskstream.clock import Clock
+from deskstream.service.auth import AuthService
+from deskstream.service.people import PeopleService
+from deskstream.service.tickets import TicketService
+from deskstream.store.engine import Store
+
+
+class Desk:
+    """What the HTTP layer, the CLI and the generator use to change anything."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.tickets = TicketService(store, clock)
+        self.people = PeopleService(store, clock)
+        self.auth = AuthService(store, clock)
+        for service in (self.tickets, self.people, self.auth):
+            service.people = self.people
+        self.people.tickets = self.tickets

@@ -1,0 +1,174 @@
+"""Users, organizations and groups. A change to a record that tickets show is a system update of those tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from deskstream.domain import people as rules
+from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
+from deskstream.domain.tickets import Directory, RequesterInput
+from deskstream.exceptions import NotFound, Unprocessable
+from deskstream.service.context import ServiceBase
+from deskstream.service.passwords import hash_secret
+from deskstream.store import schema
+from deskstream.store.writer import Writer
+
+if TYPE_CHECKING:
+    from deskstream.service.tickets import TicketService
+
+#: resource name → (table, sequence, the object's fields that tickets show)
+_SHOWN_ON_TICKETS = {"users": ("name", "email", "organization_id"), "organizations": ("name",)}
+
+
+class PeopleService(ServiceBase):
+    tickets: TicketService
+
+    def directory(self, w: Writer) -> Directory:
+        return w.load_person
+
+    # users ------------------------------------------------------------------------------------------------------
+    def create_user(self, data: UserInput, writer: Writer | None = None) -> dict[str, Any]:
+        with self.writing(writer) as w:
+            now = self.clock.now()
+            if data.email and self._user_id_by_email(w, data.email) is not None:
+                raise Unprocessable.field("email", f"Email: {data.email} is already being used by another user")
+            self._check_organization(w, data.organization_id)
+            user_id = w.allocate("users")
+            user = rules.new_user(user_id, data, now)
+            w.insert_record("users", self._user_values(user, now, created=True, password=data.password), user)
+            return user
+
+    def update_user(self, user_id: int, data: UserInput) -> dict[str, Any]:
+        with self.writing(None) as w:
+            user = self._load_live(w, "users", user_id)
+            if data.email and data.email.lower() != user["email"]:
+                if self._user_id_by_email(w, data.email) is not None:
+                    raise Unprocessable.field("email", f"Email: {data.email} is already being used by another user")
+            self._check_organization(w, data.organization_id)
+            before = dict(user)
+            if not rules.apply_user(user, data) and data.password is None:
+                return user
+            now = self.clock.now()
+            rules.touch(user, now)
+            w.update_record("users", user_id, self._user_values(user, now, password=data.password), user)
+            self._refresh_tickets(w, "users", user_id, before, user, now)
+            return user
+
+    def delete_user(self, user_id: int) -> dict[str, Any]:
+        with self.writing(None) as w:
+            user = self._load_live(w, "users", user_id)
+            now = self.clock.now()
+            user["active"] = False
+            user["deleted_at"] = rules.iso(now)
+            rules.touch(user, now)
+            w.update_record("users", user_id, {"updated_at": now, "deleted_at": now}, user)
+            return user
+
+    def find_or_create_end_user(self, w: Writer, requester: RequesterInput, now: int) -> int:
+        """A ticket's ``requester: {email, name}``: the existing user with that email, or a new end user."""
+        found = self._user_id_by_email(w, requester.email)
+        if found is not None:
+            return found
+        return int(self.create_user(UserInput(email=requester.email, name=requester.name, role="end-user"), w)["id"])
+
+    def _user_values(
+        self, user: dict[str, Any], now: int, created: bool = False, password: str | None = None
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "email": user["email"],
+            "role": user["role"],
+            "organization_id": user["organization_id"],
+            "updated_at": now,
+        }
+        if created:
+            values.update(id=user["id"], created_at=now, deleted_at=None, password_hash=None)
+        if password is not None:
+            values["password_hash"] = hash_secret(password)
+        return values
+
+    def _user_id_by_email(self, w: Writer, email: str) -> int | None:
+        u = schema.users
+        return w.conn.execute(select(u.c.id).where(func.lower(u.c.email) == email.lower())).scalar()
+
+    # organizations and groups -----------------------------------------------------------------------------------
+    def create_organization(self, data: OrganizationInput, writer: Writer | None = None) -> dict[str, Any]:
+        if not data.name:
+            raise Unprocessable.field("name", "Name: cannot be blank")
+        with self.writing(writer) as w:
+            o = schema.organizations
+            taken = w.conn.execute(select(o.c.id).where(o.c.name == data.name, o.c.deleted_at.is_(None))).first()
+            if taken:
+                raise Unprocessable.field("name", "Name: has already been taken")
+            now = self.clock.now()
+            org = rules.new_organization(w.allocate("organizations"), data, now)
+            w.insert_record("organizations", self._times(org, now), org)
+            return org
+
+    def create_group(self, data: GroupInput, writer: Writer | None = None) -> dict[str, Any]:
+        if not data.name:
+            raise Unprocessable.field("name", "Name: cannot be blank")
+        with self.writing(writer) as w:
+            now = self.clock.now()
+            group = rules.new_group(w.allocate("groups"), data, now)
+            w.insert_record("groups", self._times(group, now), group)
+            return group
+
+    def update_record(self, table: str, record_id: int, data: OrganizationInput | GroupInput) -> dict[str, Any]:
+        """Update an organization or a group."""
+        with self.writing(None) as w:
+            record = self._load_live(w, table, record_id)
+            before = dict(record)
+            if not rules.apply_fields(record, data):
+                return record
+            now = self.clock.now()
+            rules.touch(record, now)
+            w.update_record(table, record_id, {"name": record["name"], "updated_at": now}, record)
+            self._refresh_tickets(w, table, record_id, before, record, now)
+            return record
+
+    def delete_record(self, table: str, record_id: int) -> None:
+        """Soft-delete an organization or a group (exports show it with ``deleted_at``)."""
+        with self.writing(None) as w:
+            record = self._load_live(w, table, record_id)
+            now = self.clock.now()
+            rules.touch(record, now)
+            record["deleted_at"] = rules.iso(now)
+            if table == "groups":
+                record["deleted"] = True
+            w.update_record(table, record_id, {"updated_at": now, "deleted_at": now}, record)
+
+    def _times(self, record: dict[str, Any], now: int) -> dict[str, Any]:
+        return {"id": record["id"], "name": record["name"], "created_at": now, "updated_at": now, "deleted_at": None}
+
+    # shared -----------------------------------------------------------------------------------------------------
+    def get(self, table: str, record_id: int, w: Writer | None = None) -> dict[str, Any]:
+        with self.writing(w) as writer:
+            return self._load_live(writer, table, record_id)
+
+    def _load_live(self, w: Writer, table: str, record_id: int) -> dict[str, Any]:
+        found = w.load_record(table, record_id)
+        if found is None or found[1] is not None:
+            raise NotFound()
+        return found[0]
+
+    def _check_organization(self, w: Writer, organization_id: int | None) -> None:
+        if organization_id is None:
+            return
+        found = w.load_record("organizations", organization_id)
+        if found is None or found[1] is not None:
+            raise Unprocessable.field("organization_id", f"Organization: {organization_id} not found")
+
+    def _refresh_tickets(
+        self, w: Writer, table: str, record_id: int, before: dict[str, Any], after: dict[str, Any], now: int
+    ) -> None:
+        """Tickets showing a changed user or organization get a system update (spec/model.md)."""
+        fields = _SHOWN_ON_TICKETS.get(table, ())
+        if not any(before.get(f) != after.get(f) for f in fields):
+            return
+        find: Callable[..., list[int]] = w.ticket_ids_showing
+        ids = find(user_id=record_id) if table == "users" else find(organization_id=record_id)
+        for ticket_id in ids:
+            self.tickets.system_update(w, ticket_id, now)

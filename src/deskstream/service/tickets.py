@@ -1,0 +1,206 @@
+"""Ticket changes, each in one transaction: the new version, its audit, its comment and any metric events.
+
+Every way a ticket changes (the API, bulk updates, the generator, system updates) goes through
+:class:`TicketService`, so every change is recorded the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from deskstream.domain import tickets as rules
+from deskstream.domain.audits import SYSTEM_USER_ID, Audit, child_count, comment_object
+from deskstream.domain.tickets import FieldChange, TicketInput
+from deskstream.exceptions import Forbidden, NotFound, Unprocessable
+from deskstream.service.context import Actor, ServiceBase
+from deskstream.store.writer import Writer
+
+#: Called after every ticket change with (writer, ticket before or None, ticket after, audit or None, now);
+#: the SLA engine listens here and may add metric events in the same transaction.
+TicketListener = Callable[[Writer, "dict[str, Any] | None", dict[str, Any], "Audit | None", int], None]
+
+
+def public(ticket: dict[str, Any]) -> dict[str, Any]:
+    """The ticket object as served (without the service's private bookkeeping keys)."""
+    return {k: v for k, v in ticket.items() if not k.startswith("_")}
+
+
+class TicketService(ServiceBase):
+    listeners: list[TicketListener]
+
+    def _after_init(self) -> None:
+        self.listeners = []
+
+    # create -----------------------------------------------------------------------------------------------------
+    def create(self, data: TicketInput, actor: Actor, writer: Writer | None = None) -> dict[str, Any]:
+        with self.writing(writer) as w:
+            return public(self._create(w, data, actor, self.clock.now()))
+
+    def create_many(self, items: list[TicketInput], actor: Actor) -> list[dict[str, Any]]:
+        with self.writing(None) as w:
+            now = self.clock.now()
+            return [public(self._create(w, data, actor, now)) for data in items]
+
+    def _create(self, w: Writer, data: TicketInput, actor: Actor, now: int) -> dict[str, Any]:
+        body = data.comment.body if data.comment and data.comment.body else data.description
+        if data.comment and data.comment.html_body and not body:
+            body = data.comment.html_body
+        if not body:
+            raise Unprocessable.field("description", "Description: cannot be blank")
+        ticket_id = w.allocate("tickets")
+        ticket = rules.blank_ticket(ticket_id, now, actor.channel)
+        wanted = rules.requested_values(ticket, data)
+        if actor.role == "end-user":
+            wanted = {k: v for k, v in wanted.items() if k in ("subject", "tags", "custom_fields", "collaborator_ids")}
+            wanted["requester_id"] = actor.user_id
+        elif data.requester is not None and "requester_id" not in wanted:
+            wanted["requester_id"] = self.people.find_or_create_end_user(w, data.requester, now)
+        wanted.setdefault("requester_id", actor.user_id)
+        wanted["submitter_id"] = actor.user_id
+        self._check_references(w, wanted)
+        if "organization_id" not in wanted:
+            requester = w.load_person(wanted["requester_id"])
+            wanted["organization_id"] = requester.organization_id if requester else None
+        rules.default_status(ticket, wanted)
+        changes = rules.apply_changes(ticket, wanted, creating=True)
+        ticket["description"] = body
+        ticket["raw_subject"] = ticket["subject"]
+        ticket["_created_ts"] = now
+        public_comment = data.comment.public if data.comment else True
+        author = (data.comment.author_id if data.comment and data.comment.author_id else None) or actor.user_id
+        html = data.comment.html_body if data.comment else None
+        return self._record(w, None, ticket, changes, actor, now, (author, body, public_comment, html), version=1)
+
+    # update -----------------------------------------------------------------------------------------------------
+    def update(self, ticket_id: int, data: TicketInput, actor: Actor, writer: Writer | None = None) -> dict[str, Any]:
+        with self.writing(writer) as w:
+            return public(self._update(w, ticket_id, data, actor, self.clock.now()))
+
+    def update_many(self, ticket_ids: list[int], data: TicketInput, actor: Actor) -> list[dict[str, Any]]:
+        """One bulk change: every ticket in one transaction, stamped with the same second (a macro, a trigger)."""
+        with self.writing(None) as w:
+            now = self.clock.now()
+            return [public(self._update(w, ticket_id, data, actor, now)) for ticket_id in ticket_ids]
+
+    def _update(self, w: Writer, ticket_id: int, data: TicketInput, actor: Actor, now: int) -> dict[str, Any]:
+        ticket, version = self._load_live(w, ticket_id)
+        if actor.role == "end-user" and ticket["requester_id"] != actor.user_id:
+            raise Forbidden()
+        rules.check_update_allowed(ticket)
+        rules.check_safe_update(ticket, data)
+        before = copy.deepcopy(ticket)
+        wanted = rules.requested_values(ticket, data)
+        if actor.role == "end-user":
+            wanted = {k: v for k, v in wanted.items() if k in ("subject", "collaborator_ids")}
+        self._check_references(w, wanted)
+        changes = rules.apply_changes(ticket, wanted, creating=False)
+        comment = None
+        if data.comment is not None and (data.comment.body or data.comment.html_body):
+            author = data.comment.author_id or actor.user_id
+            public_comment = True if actor.role == "end-user" else data.comment.public
+            comment = (author, data.comment.body or data.comment.html_body or "", public_comment, data.comment.html_body)
+        if not changes and comment is None:
+            return ticket
+        return self._record(w, before, ticket, changes, actor, now, comment, version=version + 1)
+
+    # delete -----------------------------------------------------------------------------------------------------
+    def delete(self, ticket_id: int, actor: Actor, writer: Writer | None = None) -> None:
+        """Soft delete: the ticket's status becomes ``deleted`` (as exports show it), with an audit."""
+        with self.writing(writer) as w:
+            now = self.clock.now()
+            ticket, version = self._load_live(w, ticket_id)
+            before = copy.deepcopy(ticket)
+            changes = [FieldChange("Change", "status", "deleted", ticket["status"])]
+            ticket["status"] = "deleted"
+            self._record(w, before, ticket, changes, actor, now, None, version=version + 1, deleted_at=now)
+
+    # system updates ---------------------------------------------------------------------------------------------
+    def system_update(
+        self, w: Writer, ticket_id: int, now: int, change: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any] | None:
+        """A change that is not a ticket event: moves ``generated_timestamp`` only; no audit, ``updated_at`` stays.
+
+        Used when a record the ticket shows changes (a requester renamed), and by the SLA engine.
+        """
+        loaded = w.load_ticket(ticket_id)
+        if loaded is None or loaded[2] is not None:
+            return None
+        ticket, version, _ = loaded
+        if change is not None:
+            change(ticket)
+        rules.refresh_people(ticket, self.people.directory(w))
+        rules.stamp(ticket, now, audited=False)
+        w.save_ticket(ticket, version + 1, audit_id=None)
+        return ticket
+
+    # shared -----------------------------------------------------------------------------------------------------
+    def _record(
+        self,
+        w: Writer,
+        before: dict[str, Any] | None,
+        ticket: dict[str, Any],
+        changes: list[FieldChange],
+        actor: Actor,
+        now: int,
+        comment: tuple[int, str, bool, str | None] | None,
+        version: int,
+        deleted_at: int | None = None,
+    ) -> dict[str, Any]:
+        """Write the new version with its audit (and comment), then let listeners add what follows from it."""
+        rules.refresh_people(ticket, self.people.directory(w))
+        rules.stamp(ticket, now, audited=True)
+        ticket["_updated_ts"] = now
+        first = w.allocate("events", 1 + child_count(changes, comment is not None))
+        audit_id, child_ids = first, list(range(first + 1, first + 1 + child_count(changes, comment is not None)))
+        comment_obj = None
+        if comment is not None:
+            author, body, is_public, html = comment
+            comment_obj = comment_object(child_ids[0], audit_id, author, body, is_public, now, actor.channel, html)
+            if before is None:
+                ticket["is_public"] = is_public
+        audit = Audit(
+            id=audit_id,
+            ticket_id=ticket["id"],
+            created_at=now,
+            author_id=actor.user_id if actor.user_id else SYSTEM_USER_ID,
+            channel=actor.channel,
+            changes=changes,
+            child_ids=child_ids,
+            comment=comment_obj,
+            system=actor.system(),
+        )
+        for listener in self.listeners:
+            listener(w, before, ticket, audit, now)
+        w.save_ticket(ticket, version, audit_id, deleted_at)
+        w.add_audit(audit)
+        return ticket
+
+    def _load_live(self, w: Writer, ticket_id: int) -> tuple[dict[str, Any], int]:
+        loaded = w.load_ticket(ticket_id)
+        if loaded is None or loaded[2] is not None:
+            raise NotFound()
+        return loaded[0], loaded[1]
+
+    def _check_references(self, w: Writer, wanted: dict[str, Any]) -> None:
+        """Ids a change points at must exist: Zendesk answers 422 for an unknown assignee, group or organization."""
+        for name, table in (
+            ("requester_id", "users"),
+            ("assignee_id", "users"),
+            ("group_id", "groups"),
+            ("organization_id", "organizations"),
+        ):
+            record_id = wanted.get(name)
+            if record_id is None:
+                continue
+            found = w.load_record(table, record_id)
+            if found is None or found[1] is not None:
+                raise Unprocessable.field(name, f"{name.replace('_id', '').capitalize()}: {record_id} not found")
+            if name == "assignee_id" and found[0]["role"] == "end-user":
+                raise Unprocessable.field(name, "Assignee: must be an agent")
+        for name in ("collaborator_ids", "follower_ids", "email_cc_ids"):
+            for user_id in wanted.get(name) or []:
+                found = w.load_record("users", user_id)
+                if found is None or found[1] is not None:
+                    raise Unprocessable.field(name, f"{name.capitalize()}: user {user_id} not found")

@@ -1,0 +1,220 @@
+"""The tables, in SQLAlchemy Core, portable between SQLite and PostgreSQL.
+
+Every exported item is stored with its serialized JSON (orjson bytes, column ``json``) at the moment it is written,
+and every export stream has an index on its ordering key, so that an export page is one index range scan plus a
+concatenation of stored bytes (spec/exports.md § Performance shape).
+
+Stored item JSON never contains the server's host: item ``url`` fields hold the placeholder :data:`URL_BASE`,
+which the HTTP layer replaces with the request's scheme and host once per page.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+#: Placeholder for the scheme and host in stored ``url`` fields; see ``deskstream.export.framing``.
+URL_BASE = "deskstream://host"
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", BigInteger, nullable=False),
+)
+
+#: Named id counters: every resource's ids come from here so that a batch writer can allocate ids up front.
+id_sequences = Table(
+    "id_sequences",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+#: Small shared key/value state (the simulated clock, for one): shared by every server process on the database.
+kv = Table(
+    "kv",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("email", String(320), nullable=True, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=True),
+    Column("organization_id", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+    Column("json", LargeBinary, nullable=False),
+)
+Index("ix_users_export", users.c.updated_at, users.c.id)
+Index("ix_users_organization", users.c.organization_id)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),
+    # A short, non-secret prefix of the token's SHA-256 so that a bearer token finds its candidates without
+    # verifying every hash; the secret itself is only stored as an argon2 hash.
+    Column("lookup", String(16), nullable=False),
+    Column("token_hash", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_api_tokens_lookup", api_tokens.c.lookup)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+    Column("json", LargeBinary, nullable=False),
+)
+Index("ix_organizations_export", organizations.c.updated_at, organizations.c.id)
+Index("ix_organizations_name", organizations.c.name)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+    Column("json", LargeBinary, nullable=False),
+)
+
+#: The current version of every ticket; ``json`` is the exported ticket object (with ``generated_timestamp``).
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", String(16), nullable=True),
+    Column("requester_id", BigInteger, nullable=True),
+    Column("assignee_id", BigInteger, nullable=True),
+    Column("organization_id", BigInteger, nullable=True),
+    Column("group_id", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("generated_timestamp", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("json", LargeBinary, nullable=False),
+)
+Index("ix_tickets_export", tickets.c.generated_timestamp, tickets.c.id)
+Index("ix_tickets_requester", tickets.c.requester_id)
+Index("ix_tickets_assignee", tickets.c.assignee_id)
+Index("ix_tickets_organization", tickets.c.organization_id)
+
+#: Every version a ticket has had, append-only; ``audit_id`` is null for system updates (they write no audit).
+ticket_versions = Table(
+    "ticket_versions",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("generated_timestamp", BigInteger, nullable=False),
+    Column("audit_id", BigInteger, nullable=True),
+    Column("json", LargeBinary, nullable=False),
+)
+
+#: Audit events. ``json`` is the incremental ``ticket_events`` item without comment children, ``json_comments``
+#: the same item with them (null when the audit has no comment), ``audit_json`` the ``/tickets/{id}/audits`` form.
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("json", LargeBinary, nullable=False),
+    Column("json_comments", LargeBinary, nullable=True),
+    Column("audit_json", LargeBinary, nullable=False),
+)
+Index("ix_ticket_events_export", ticket_events.c.timestamp, ticket_events.c.id)
+Index("ix_ticket_events_ticket", ticket_events.c.ticket_id, ticket_events.c.id)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("audit_id", BigInteger, nullable=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("public", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("json", LargeBinary, nullable=False),
+)
+Index("ix_comments_ticket", comments.c.ticket_id, comments.c.id)
+
+#: SLA metric events as ``incremental/ticket_metric_events`` serves them.
+ticket_metric_events = Table(
+    "ticket_metric_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("instance_id", Integer, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("json", LargeBinary, nullable=False),
+)
+Index("ix_ticket_metric_events_export", ticket_metric_events.c.time, ticket_metric_events.c.id)
+Index("ix_ticket_metric_events_ticket", ticket_metric_events.c.ticket_id, ticket_metric_events.c.id)
+
+sla_policies = Table(
+    "sla_policies",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+    Column("json", LargeBinary, nullable=False),
+)
+
+job_statuses = Table(
+    "job_statuses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("json", LargeBinary, nullable=False),
+)
+
+#: The tables of the first schema version, in creation order (later versions add theirs in store/migrations.py).
+BASE_TABLES = (
+    schema_migrations,
+    id_sequences,
+    kv,
+    users,
+    api_tokens,
+    organizations,
+    groups,
+    tickets,
+    ticket_versions,
+    ticket_events,
+    comments,
+    ticket_metric_events,
+    sla_policies,
+    job_statuses,
+)

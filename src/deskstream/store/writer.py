@@ -1,0 +1,163 @@
+"""Every write the service makes, on one transaction's connection.
+
+The service layer talks only to a :class:`Writer`; the workload generator hands it a subclass that buffers the
+append-only inserts and flushes them in batches, so both paths run the same domain code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, select, update
+
+from deskstream.domain.audits import Audit
+from deskstream.domain.tickets import Person
+from deskstream.store import schema
+from deskstream.store.engine import allocate_ids
+
+dumps = orjson.dumps
+
+
+def ticket_row(ticket: dict[str, Any], version: int, created_at: int, deleted_at: int | None) -> dict[str, Any]:
+    return {
+        "id": ticket["id"],
+        "status": ticket["status"],
+        "priority": ticket["priority"],
+        "requester_id": ticket["requester_id"],
+        "assignee_id": ticket["assignee_id"],
+        "organization_id": ticket["organization_id"],
+        "group_id": ticket["group_id"],
+        "created_at": created_at,
+        "updated_at": ticket["_updated_ts"],
+        "generated_timestamp": ticket["generated_timestamp"],
+        "deleted_at": deleted_at,
+        "version": version,
+        "json": dumps({k: v for k, v in ticket.items() if not k.startswith("_")}),
+    }
+
+
+def audit_rows(audit: Audit) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The ``ticket_events`` row (three stored forms) and the ``comments`` row, if the audit has a comment."""
+    event = {
+        "id": audit.id,
+        "ticket_id": audit.ticket_id,
+        "timestamp": audit.created_at,
+        "json": dumps(audit.export_item(with_comments=False)),
+        "json_comments": dumps(audit.export_item(with_comments=True)) if audit.comment else None,
+        "audit_json": dumps(audit.api_item()),
+    }
+    comment = None
+    if audit.comment is not None:
+        comment = {
+            "id": audit.comment["id"],
+            "ticket_id": audit.ticket_id,
+            "audit_id": audit.id,
+            "author_id": audit.comment["author_id"],
+            "public": audit.comment["public"],
+            "created_at": audit.created_at,
+            "json": dumps(audit.comment),
+        }
+    return event, comment
+
+
+class Writer:
+    """One write transaction. Records are plain dicts (the objects Zendesk serves); rows are derived here."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def allocate(self, name: str, count: int = 1) -> int:
+        return allocate_ids(self.conn, name, count)
+
+    # tickets ----------------------------------------------------------------------------------------------------
+    def load_ticket(self, ticket_id: int) -> tuple[dict[str, Any], int, int | None] | None:
+        """The current ticket, its version number and its ``deleted_at``; None if it never existed."""
+        t = schema.tickets
+        row = self.conn.execute(
+            select(t.c.json, t.c.version, t.c.deleted_at, t.c.updated_at, t.c.created_at).where(t.c.id == ticket_id)
+        ).first()
+        if row is None:
+            return None
+        ticket = orjson.loads(row.json)
+        ticket["_updated_ts"] = row.updated_at
+        ticket["_created_ts"] = row.created_at
+        return ticket, row.version, row.deleted_at
+
+    def save_ticket(
+        self, ticket: dict[str, Any], version: int, audit_id: int | None, deleted_at: int | None = None
+    ) -> None:
+        """Write a ticket's new version: the current row (insert for version 1) and its history row."""
+        created = ticket["_created_ts"]
+        row = ticket_row(ticket, version, created, deleted_at)
+        if version == 1:
+            self.conn.execute(insert(schema.tickets), [row])
+        else:
+            self.conn.execute(update(schema.tickets).where(schema.tickets.c.id == ticket["id"]).values(row))
+        self.conn.execute(
+            insert(schema.ticket_versions),
+            [
+                {
+                    "ticket_id": ticket["id"],
+                    "version": version,
+                    "generated_timestamp": ticket["generated_timestamp"],
+                    "audit_id": audit_id,
+                    "json": row["json"],
+                }
+            ],
+        )
+
+    def add_audit(self, audit: Audit) -> None:
+        event, comment = audit_rows(audit)
+        self.conn.execute(insert(schema.ticket_events), [event])
+        if comment is not None:
+            self.conn.execute(insert(schema.comments), [comment])
+
+    def add_metric_events(self, events: list[dict[str, Any]]) -> None:
+        """Insert metric events (``incremental/ticket_metric_events`` items) as they are served."""
+        if not events:
+            return
+        rows = [
+            {
+                "id": e["id"],
+                "ticket_id": e["ticket_id"],
+                "metric": e["metric"],
+                "instance_id": e["instance_id"],
+                "type": e["type"],
+                "time": e["_ts"],
+                "json": dumps({k: v for k, v in e.items() if not k.startswith("_")}),
+            }
+            for e in events
+        ]
+        self.conn.execute(insert(schema.ticket_metric_events), rows)
+
+    # people -----------------------------------------------------------------------------------------------------
+    def load_person(self, user_id: int) -> Person | None:
+        u = schema.users
+        row = self.conn.execute(select(u.c.json).where(u.c.id == user_id, u.c.deleted_at.is_(None))).first()
+        if row is None:
+            return None
+        user = orjson.loads(row.json)
+        return Person(user["id"], user["name"], user["email"], user["organization_id"])
+
+    def load_record(self, table: str, record_id: int) -> tuple[dict[str, Any], int | None] | None:
+        """A user, organization or group as served, with its ``deleted_at``."""
+        t = schema.metadata.tables[table]
+        row = self.conn.execute(select(t.c.json, t.c.deleted_at).where(t.c.id == record_id)).first()
+        return None if row is None else (orjson.loads(row.json), row.deleted_at)
+
+    def insert_record(self, table: str, values: dict[str, Any], record: dict[str, Any]) -> None:
+        self.conn.execute(insert(schema.metadata.tables[table]), [{**values, "json": dumps(record)}])
+
+    def update_record(self, table: str, record_id: int, values: dict[str, Any], record: dict[str, Any]) -> None:
+        t = schema.metadata.tables[table]
+        self.conn.execute(update(t).where(t.c.id == record_id).values(**values, json=dumps(record)))
+
+    def ticket_ids_showing(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
+        """Live tickets whose object shows this user or organization (targets of a system update)."""
+        t = schema.tickets
+        if user_id is not None:
+            where = (t.c.requester_id == user_id) | (t.c.assignee_id == user_id)
+        else:
+            where = t.c.organization_id == organization_id
+        return list(self.conn.execute(select(t.c.id).where(where, t.c.deleted_at.is_(None))).scalars())
