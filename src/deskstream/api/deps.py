@@ -1,0 +1,49 @@
+"""Request dependencies: the desk, the authenticated caller and the role checks of spec/model.md § Resources."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from deskstream.exceptions import Forbidden
+from deskstream.service import Actor, Desk
+from deskstream.service.auth import Principal
+
+
+def get_desk(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
+def current_user(request: Request) -> Principal:
+    """Any authenticated user; 401 otherwise."""
+    principal = get_desk(request).auth.authenticate(request.headers.get("authorization"))
+    request.state.principal = principal
+    return principal
+
+
+def agent(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """Agents and admins; 403 for end users."""
+    if not principal.is_agent:
+        raise Forbidden()
+    return principal
+
+
+def admin(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """Admins only; 403 for agents and end users."""
+    if not principal.is_admin:
+        raise Forbidden()
+    return principal
+
+
+def actor_for(request: Request, principal: Principal) -> Actor:
+    """The audit's author and ``metadata.system``: the user and the client and address the request came from."""
+    client = request.client.host if request.client else None
+    return Actor(principal.user_id, principal.role, "api", request.headers.get("user-agent"), client)
+
+
+DeskDep = Annotated[Desk, Depends(get_desk)]
+AnyUser = Annotated[Principal, Depends(current_user)]
+Agent = Annotated[Principal, Depends(agent)]
+Admin = Annotated[Principal, Depends(admin)]

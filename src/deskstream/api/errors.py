@@ -1,0 +1,71 @@
+"""The one place errors become answers: every 4xx/5xx is Zendesk-shaped JSON, never HTML or a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from deskstream.api.responses import JSON
+from deskstream.exceptions import BadRequest, DeskstreamError, RateLimited, Unprocessable
+
+log = logging.getLogger("deskstream")
+
+
+def render(exc: DeskstreamError, headers: dict[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type=JSON, headers=headers)
+
+
+def _from_validation(exc: RequestValidationError) -> DeskstreamError:
+    """FastAPI's body and parameter validation → Zendesk's 400 (unparseable) or 422 ``RecordInvalid``."""
+    details: dict[str, list[dict[str, str]]] = {}
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            return BadRequest("The request body is not valid JSON", error="InvalidJSON")
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        if loc and loc[0] in ("query", "path", "header"):
+            return BadRequest(f"{loc[-1]}: {error.get('msg')}")
+        name = loc[-1] if loc else "body"
+        if len(loc) >= 2 and loc[-1].isdigit():
+            name = loc[-2]
+        details.setdefault(name, []).append(
+            {"description": f"{name.replace('_', ' ').capitalize()}: {error.get('msg')}", "error": "InvalidValue"}
+        )
+    return Unprocessable(details=details)
+
+
+_HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    404: ("InvalidEndpoint", "Not found"),
+    405: ("MethodNotAllowed", "Method not allowed"),
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DeskstreamError)
+    async def _deskstream(_request: Request, exc: DeskstreamError) -> Response:
+        return render(exc, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        return render(_from_validation(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> Response:
+        error, description = _HTTP_ERRORS.get(exc.status_code, ("Error", str(exc.detail)))
+        body: dict[str, Any] = {"error": error, "description": description}
+        return Response(orjson.dumps(body), status_code=exc.status_code, media_type=JSON, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        body = {"error": "InternalError", "description": "Something went wrong on our side"}
+        return Response(orjson.dumps(body), status_code=500, media_type=JSON)

@@ -1,0 +1,104 @@
+"""Zendesk's list pagination for the non-export list endpoints.
+
+With ``page[size]``: cursor pagination (``meta: {has_more, after_cursor, before_cursor}``, ``links: {next, prev}``),
+at most 100 a page. Without it: offset pagination (``next_page``, ``previous_page``, ``count``), ``per_page`` ≤ 100.
+Items come from stored JSON, concatenated without decoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, Table, func, select, true
+from starlette.requests import Request
+
+from deskstream.api.responses import base_url
+from deskstream.exceptions import BadRequest
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _encode(record_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{record_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = text.partition(":")
+        if prefix != "id":
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("page[after] is not a valid cursor", error="InvalidPaginationParameter") from None
+
+
+def _link(request: Request, **params: Any) -> str:
+    query = dict(request.query_params)
+    for name, value in params.items():
+        query[name] = str(value)
+    return f"{base_url(request)}{request.url.path}?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def list_page(
+    request: Request,
+    conn: Connection,
+    table: Table,
+    key: str,
+    where: ColumnElement[bool] | None = None,
+    column: str = "json",
+) -> bytes:
+    """One page of ``table``'s stored JSON in id order, framed as Zendesk frames list answers."""
+    condition = where if where is not None else true()
+    body_column = table.c[column]
+    if "page[size]" in request.query_params:
+        size = _int_param(request, "page[size]", 100, 1, 100)
+        after = request.query_params.get("page[after]")
+        query = select(table.c.id, body_column).where(condition)
+        if after:
+            query = query.where(table.c.id > _decode(after))
+        rows = conn.execute(query.order_by(table.c.id).limit(size + 1)).all()
+        has_more = len(rows) > size
+        rows = rows[:size]
+        after_cursor = _encode(rows[-1].id) if rows else None
+        before_cursor = _encode(rows[0].id) if rows else None
+        meta = {
+            "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
+            "links": {
+                "next": _link(request, **{"page[after]": after_cursor}) if has_more else None,
+                "prev": _link(request, **{"page[before]": before_cursor}) if before_cursor else None,
+            },
+        }
+        return frame(key, [r[1] for r in rows], meta)
+    per_page = _int_param(request, "per_page", 100, 1, 100)
+    page = _int_param(request, "page", 1, 1, 1_000_000)
+    total = conn.execute(select(func.count()).select_from(table).where(condition)).scalar_one()
+    rows = conn.execute(
+        select(body_column).where(condition).order_by(table.c.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    meta = {
+        "next_page": _link(request, page=page + 1, per_page=per_page) if page * per_page < total else None,
+        "previous_page": _link(request, page=page - 1, per_page=per_page) if page > 1 else None,
+        "count": total,
+    }
+    return frame(key, [r[0] for r in rows], meta)
+
+
+def frame(key: str, items: list[bytes], meta: dict[str, Any]) -> bytes:
+    """``{"<key>":[item,item,...],<meta>}`` from already-serialized items."""
+    tail = orjson.dumps(meta)
+    return b'{"' + key.encode() + b'":[' + b",".join(items) + b"]," + tail[1:]

@@ -1,0 +1,141 @@
+"""Users, organizations and groups (spec/model.md § Resources)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import true
+
+from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep
+from deskstream.api.listing import list_page
+from deskstream.api.responses import json_response, raw_response
+from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
+from deskstream.exceptions import Forbidden, NotFound
+from deskstream.store import reader, schema
+
+router = APIRouter(prefix="/api/v2", tags=["users, organizations, groups"])
+
+
+class UserBody(BaseModel):
+    user: UserInput
+
+
+class OrganizationBody(BaseModel):
+    organization: OrganizationInput
+
+
+class GroupBody(BaseModel):
+    group: GroupInput
+
+
+def _show(request: Request, desk: DeskDep, table: str, key: str, record_id: int) -> Response:
+    with desk.store.read() as conn:
+        row = reader.record(conn, table, record_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFound()
+    return raw_response(request, b'{"' + key.encode() + b'":' + bytes(row.json) + b"}")
+
+
+def _list(request: Request, desk: DeskDep, table: str) -> Response:
+    t = schema.metadata.tables[table]
+    with desk.store.read() as conn:
+        return raw_response(request, list_page(request, conn, t, table, t.c.deleted_at.is_(None) & true()))
+
+
+# users ----------------------------------------------------------------------------------------------------------
+@router.get("/users/me")
+def me(request: Request, principal: AnyUser) -> Response:
+    return json_response(request, {"user": principal.user})
+
+
+@router.get("/users")
+def list_users(request: Request, desk: DeskDep, _: Agent) -> Response:
+    return _list(request, desk, "users")
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserBody, request: Request, desk: DeskDep, principal: Agent) -> Response:
+    if body.user.role in ("admin", "agent") and not principal.is_admin:
+        raise Forbidden()
+    return json_response(request, {"user": desk.people.create_user(body.user)}, 201)
+
+
+@router.get("/users/{user_id}")
+def show_user(user_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    if not principal.is_agent and user_id != principal.user_id:
+        raise Forbidden()
+    return _show(request, desk, "users", "user", user_id)
+
+
+@router.put("/users/{user_id}")
+def update_user(user_id: int, body: UserBody, request: Request, desk: DeskDep, principal: Agent) -> Response:
+    if body.user.role is not None and not principal.is_admin:
+        raise Forbidden()
+    user = desk.people.update_user(user_id, body.user)
+    if body.user.password is not None:
+        desk.auth.verified.clear()
+    return json_response(request, {"user": user})
+
+
+@router.delete("/users/{user_id}")
+def delete_user(user_id: int, request: Request, desk: DeskDep, _: Admin) -> Response:
+    user = desk.people.delete_user(user_id)
+    desk.auth.verified.clear()
+    return json_response(request, {"user": user})
+
+
+# organizations --------------------------------------------------------------------------------------------------
+@router.get("/organizations")
+def list_organizations(request: Request, desk: DeskDep, _: Agent) -> Response:
+    return _list(request, desk, "organizations")
+
+
+@router.post("/organizations", status_code=201)
+def create_organization(body: OrganizationBody, request: Request, desk: DeskDep, _: Agent) -> Response:
+    return json_response(request, {"organization": desk.people.create_organization(body.organization)}, 201)
+
+
+@router.get("/organizations/{org_id}")
+def show_organization(org_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    if not principal.is_agent and principal.user.get("organization_id") != org_id:
+        raise Forbidden()
+    return _show(request, desk, "organizations", "organization", org_id)
+
+
+@router.put("/organizations/{org_id}")
+def update_organization(org_id: int, body: OrganizationBody, request: Request, desk: DeskDep, _: Agent) -> Response:
+    org = desk.people.update_record("organizations", org_id, body.organization)
+    return json_response(request, {"organization": org})
+
+
+@router.delete("/organizations/{org_id}", status_code=204)
+def delete_organization(org_id: int, desk: DeskDep, _: Admin) -> Response:
+    desk.people.delete_record("organizations", org_id)
+    return Response(status_code=204)
+
+
+# groups ---------------------------------------------------------------------------------------------------------
+@router.get("/groups")
+def list_groups(request: Request, desk: DeskDep, _: Agent) -> Response:
+    return _list(request, desk, "groups")
+
+
+@router.post("/groups", status_code=201)
+def create_group(body: GroupBody, request: Request, desk: DeskDep, _: Admin) -> Response:
+    return json_response(request, {"group": desk.people.create_group(body.group)}, 201)
+
+
+@router.get("/groups/{group_id}")
+def show_group(group_id: int, request: Request, desk: DeskDep, _: Agent) -> Response:
+    return _show(request, desk, "groups", "group", group_id)
+
+
+@router.put("/groups/{group_id}")
+def update_group(group_id: int, body: GroupBody, request: Request, desk: DeskDep, _: Admin) -> Response:
+    return json_response(request, {"group": desk.people.update_record("groups", group_id, body.group)})
+
+
+@router.delete("/groups/{group_id}", status_code=204)
+def delete_group(group_id: int, desk: DeskDep, _: Admin) -> Response:
+    desk.people.delete_record("groups", group_id)
+    return Response(status_code=204)

@@ -1,0 +1,149 @@
+"""Tickets: ``/api/v2/tickets`` and its audits, comments, bulk endpoints and job statuses (spec/model.md)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import true
+
+from deskstream.api.deps import AnyUser, DeskDep, actor_for
+from deskstream.api.listing import list_page
+from deskstream.api.responses import json_response, raw_response
+from deskstream.domain.tickets import TicketInput
+from deskstream.domain.timefmt import iso
+from deskstream.exceptions import BadRequest, Forbidden, NotFound
+from deskstream.service.auth import Principal
+from deskstream.store import reader, schema
+from deskstream.store.schema import URL_BASE
+
+router = APIRouter(prefix="/api/v2", tags=["tickets"])
+
+
+class TicketBody(BaseModel):
+    ticket: TicketInput
+
+
+class TicketsBody(BaseModel):
+    tickets: list[TicketInput] = Field(min_length=1, max_length=100)
+
+
+def _visible_ticket(desk: Any, principal: Principal, ticket_id: int) -> bytes:
+    """The ticket's stored JSON if this caller may read it; deleted tickets and their children are 404."""
+    with desk.store.read() as conn:
+        row = reader.record(conn, "tickets", ticket_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFound()
+    if not principal.is_agent and row.requester_id != principal.user_id:
+        raise Forbidden()
+    return bytes(row.json)
+
+
+@router.post("/tickets", status_code=201)
+def create_ticket(body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    ticket = desk.tickets.create(body.ticket, actor_for(request, principal))
+    return json_response(request, {"ticket": ticket}, 201, {"Location": f"/api/v2/tickets/{ticket['id']}.json"})
+
+
+@router.get("/tickets")
+def list_tickets(request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    t = schema.tickets
+    where = t.c.deleted_at.is_(None) & (true() if principal.is_agent else t.c.requester_id == principal.user_id)
+    with desk.store.read() as conn:
+        return raw_response(request, list_page(request, conn, t, "tickets", where))
+
+
+@router.get("/tickets/{ticket_id}")
+def show_ticket(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    return raw_response(request, b'{"ticket":' + _visible_ticket(desk, principal, ticket_id) + b"}")
+
+
+@router.put("/tickets/update_many")
+def update_many(body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser, ids: str = Query(...)) -> Response:
+    """One bulk change: every ticket stamped in the same second, as a macro or a bulk edit in Zendesk."""
+    if not principal.is_agent:
+        raise Forbidden()
+    try:
+        ticket_ids = [int(part) for part in ids.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest("ids must be a comma-separated list of ticket ids") from None
+    if not ticket_ids or len(ticket_ids) > 100:
+        raise BadRequest("ids must name between 1 and 100 tickets")
+    tickets = desk.tickets.update_many(ticket_ids, body.ticket, actor_for(request, principal))
+    results = [{"id": t["id"], "action": "update", "success": True, "status": "Updated"} for t in tickets]
+    return _job(request, desk, results)
+
+
+@router.post("/tickets/create_many")
+def create_many(body: TicketsBody, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    if not principal.is_agent:
+        raise Forbidden()
+    tickets = desk.tickets.create_many(body.tickets, actor_for(request, principal))
+    results = [{"id": t["id"], "index": i, "action": "create", "success": True, "status": "Created"}
+               for i, t in enumerate(tickets)]
+    return _job(request, desk, results)
+
+
+def _job(request: Request, desk: Any, results: list[dict[str, Any]]) -> Response:
+    """Bulk work completes before we answer, so the job status is born ``completed`` (Zendesk's shape)."""
+    job_id = uuid.uuid4().hex
+    now = desk.clock.now()
+    job = {
+        "id": job_id,
+        "url": f"{URL_BASE}/api/v2/job_statuses/{job_id}.json",
+        "total": len(results),
+        "progress": len(results),
+        "status": "completed",
+        "message": f"Completed at {iso(now)}",
+        "results": results,
+    }
+    with desk.store.write() as conn:
+        reader.save_job_status(conn, job, now)
+    return json_response(request, {"job_status": job})
+
+
+@router.get("/job_statuses/{job_id}")
+def show_job_status(job_id: str, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    with desk.store.read() as conn:
+        body = reader.job_status(conn, job_id)
+    if body is None:
+        raise NotFound()
+    return raw_response(request, b'{"job_status":' + bytes(body) + b"}")
+
+
+@router.put("/tickets/{ticket_id}")
+def update_ticket(ticket_id: int, body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    ticket = desk.tickets.update(ticket_id, body.ticket, actor_for(request, principal))
+    return json_response(request, {"ticket": ticket})
+
+
+@router.delete("/tickets/{ticket_id}", status_code=204)
+def delete_ticket(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    if not principal.is_agent:
+        raise Forbidden()
+    desk.tickets.delete(ticket_id, actor_for(request, principal))
+    return Response(status_code=204)
+
+
+@router.get("/tickets/{ticket_id}/audits")
+def ticket_audits(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    """The ticket's audits in Zendesk's audits-API form (``events`` with ``field_name``/``value``)."""
+    if not principal.is_agent:
+        raise Forbidden()
+    _visible_ticket(desk, principal, ticket_id)
+    e = schema.ticket_events
+    with desk.store.read() as conn:
+        return raw_response(request, list_page(request, conn, e, "audits", e.c.ticket_id == ticket_id, "audit_json"))
+
+
+@router.get("/tickets/{ticket_id}/comments")
+def ticket_comments(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+    _visible_ticket(desk, principal, ticket_id)
+    c = schema.comments
+    where = c.c.ticket_id == ticket_id
+    if not principal.is_agent:
+        where = where & c.c.public.is_(True)
+    with desk.store.read() as conn:
+        return raw_response(request, list_page(request, conn, c, "comments", where))

@@ -1,0 +1,144 @@
+"""Fixtures that start real things: a deskstream server process on a free port over a real SQLite file.
+
+``make_server(*serve_args, seed=...)`` starts one; ``server`` is a shared one with the demo accounts and
+``--rate-limit off``; ``admin``/``agent``/``end_user``/``anonymous`` are httpx clients bound to it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deskstream import demo
+from deskstream.clock import FixedClock
+from deskstream.service import Desk
+from deskstream.store import Store
+
+ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
+AGENT = (demo.AGENT_EMAIL, demo.PASSWORD)
+END_USER = (demo.USER_EMAIL, demo.PASSWORD)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running ``deskstream serve`` process and the database it serves."""
+
+    base_url: str
+    db_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, auth: tuple[str, str] | None = ADMIN, **kwargs: object) -> httpx.Client:
+        client = httpx.Client(base_url=self.base_url, auth=auth, timeout=30, **kwargs)  # type: ignore[arg-type]
+        self.clients.append(client)
+        return client
+
+    def store(self) -> Store:
+        return Store(self.db_url)
+
+    def stop(self) -> None:
+        for client in self.clients:
+            client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def seed_accounts(store: Store, now: int | None = None) -> dict[str, int]:
+    """The documented demo users and token, stamped an hour ago, without any history."""
+    return demo.create_accounts(Desk(store, FixedClock((now or int(time.time())) - 3600)))
+
+
+def start_server(
+    directory: Path, *serve_args: str, seed: Callable[[Store], object] | None = seed_accounts
+) -> Server:
+    db_path = directory / f"deskstream-{free_port()}.db"
+    db_url = f"sqlite:///{db_path}"
+    if seed is not None:
+        store = Store(db_url)
+        store.migrate()
+        seed(store)
+        store.dispose()
+    port = free_port()
+    log_path = directory / f"server-{port}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deskstream", "serve", "--db", db_url, "--port", str(port), *serve_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/openapi.json", timeout=1).status_code == 200:
+                return Server(base_url, db_url, process, log_path)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """Start servers on demand; all are stopped at the end of the session."""
+    servers: list[Server] = []
+
+    def make(*serve_args: str, seed: Callable[[Store], object] | None = seed_accounts) -> Server:
+        server = start_server(tmp_path_factory.mktemp("server"), *serve_args, seed=seed)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(make_server: Callable[..., Server]) -> Server:
+    """A shared server with the demo accounts, no history and no rate limit."""
+    return make_server("--rate-limit", "off")
+
+
+@pytest.fixture
+def admin(server: Server) -> httpx.Client:
+    return server.client(ADMIN)
+
+
+@pytest.fixture
+def agent(server: Server) -> httpx.Client:
+    return server.client(AGENT)
+
+
+@pytest.fixture
+def end_user(server: Server) -> httpx.Client:
+    return server.client(END_USER)
+
+
+@pytest.fixture
+def anonymous(server: Server) -> httpx.Client:
+    return server.client(None)
