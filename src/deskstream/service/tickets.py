@@ -38,8 +38,10 @@ class TicketService(ServiceBase):
         with self.writing(writer) as w:
             return public(self._create(w, data, actor, self.clock.now()))
 
-    def create_many(self, items: list[TicketInput], actor: Actor) -> list[dict[str, Any]]:
-        with self.writing(None) as w:
+    def create_many(
+        self, items: list[TicketInput], actor: Actor, writer: Writer | None = None
+    ) -> list[dict[str, Any]]:
+        with self.writing(writer) as w:
             now = self.clock.now()
             return [public(self._create(w, data, actor, now)) for data in items]
 
@@ -78,9 +80,11 @@ class TicketService(ServiceBase):
         with self.writing(writer) as w:
             return public(self._update(w, ticket_id, data, actor, self.clock.now()))
 
-    def update_many(self, ticket_ids: list[int], data: TicketInput, actor: Actor) -> list[dict[str, Any]]:
+    def update_many(
+        self, ticket_ids: list[int], data: TicketInput, actor: Actor, writer: Writer | None = None
+    ) -> list[dict[str, Any]]:
         """One bulk change: every ticket in one transaction, stamped with the same second (a macro, a trigger)."""
-        with self.writing(None) as w:
+        with self.writing(writer) as w:
             now = self.clock.now()
             return [public(self._update(w, ticket_id, data, actor, now)) for ticket_id in ticket_ids]
 
