@@ -26,8 +26,13 @@ def _base_tables(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=list(schema.BASE_TABLES))
 
 
+def _rate_limit_counters(conn: Connection) -> None:
+    schema.rate_limit_counters.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base tables", _base_tables),
+    Migration(2, "rate limit counters", _rate_limit_counters),
 ]
 
 

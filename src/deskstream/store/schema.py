@@ -201,6 +201,15 @@ job_statuses = Table(
     Column("json", LargeBinary, nullable=False),
 )
 
+#: Rate-limit windows shared by every server process on the database (api/ratelimit.py; migration 2).
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("window_start", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
 #: The tables of the first schema version, in creation order (later versions add theirs in store/migrations.py).
 BASE_TABLES = (
     schema_migrations,
