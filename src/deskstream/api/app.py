@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from deskstream import __version__
-from deskstream.api import errors
+from deskstream.api import errors, ratelimit
 from deskstream.api.middleware import BodyLimit, JsonSuffix
 from deskstream.api.routes import ROUTERS
 from deskstream.clock import make_clock
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonSuffix)
+    ratelimit.install(app)
     return app
 
 
