@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from deskstream.domain.validation import MAX_ID
 from deskstream.exceptions import Forbidden
 from deskstream.service import Actor, Desk
 from deskstream.service.auth import Principal
@@ -47,3 +48,5 @@ DeskDep = Annotated[Desk, Depends(get_desk)]
 AnyUser = Annotated[Principal, Depends(current_user)]
 Agent = Annotated[Principal, Depends(agent)]
 Admin = Annotated[Principal, Depends(admin)]
+#: A record id in a path: ``/tickets/abc`` or an id past 64 bits is a 400, never a database error.
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deskstream.domain.tickets import normalize_tags
 from deskstream.domain.timefmt import iso
+from deskstream.domain.validation import Id
 from deskstream.store.schema import URL_BASE
 
 ROLES = ("admin", "agent", "end-user")
@@ -25,7 +26,7 @@ class UserInput(_Input):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     email: str | None = Field(default=None, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     role: Role | None = None
-    organization_id: int | None = None
+    organization_id: Id | None = None
     phone: str | None = Field(default=None, max_length=64)
     time_zone: str | None = Field(default=None, max_length=64)
     locale: str | None = Field(default=None, max_length=16)
@@ -46,7 +47,7 @@ class OrganizationInput(_Input):
     domain_names: list[str] | None = None
     details: str | None = Field(default=None, max_length=65_536)
     notes: str | None = Field(default=None, max_length=65_536)
-    group_id: int | None = None
+    group_id: Id | None = None
     shared_tickets: bool | None = None
     shared_comments: bool | None = None
     tags: list[str] | None = None

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deskstream.domain.timefmt import iso, parse_iso
-from deskstream.domain.validation import parse_input
+from deskstream.domain.validation import Id, parse_input
 from deskstream.domain.via import CHANNEL_IDS, via_object
 from deskstream.exceptions import Conflict, Unprocessable
 from deskstream.store.schema import URL_BASE
@@ -60,7 +60,7 @@ class CommentInput(_Input):
     body: str | None = Field(default=None, max_length=65_536)
     html_body: str | None = Field(default=None, max_length=131_072)
     public: bool = True
-    author_id: int | None = None
+    author_id: Id | None = None
 
 
 class RequesterInput(_Input):
@@ -69,7 +69,7 @@ class RequesterInput(_Input):
 
 
 class CustomFieldInput(_Input):
-    id: int
+    id: Id
     value: Any = None
 
 
@@ -82,23 +82,23 @@ class TicketInput(_Input):
     status: Status | None = None
     priority: Priority | None = None
     type: TicketType | None = None
-    requester_id: int | None = None
+    requester_id: Id | None = None
     requester: RequesterInput | None = None
-    submitter_id: int | None = None
-    assignee_id: int | None = None
-    group_id: int | None = None
-    organization_id: int | None = None
-    brand_id: int | None = None
-    ticket_form_id: int | None = None
-    problem_id: int | None = None
+    submitter_id: Id | None = None
+    assignee_id: Id | None = None
+    group_id: Id | None = None
+    organization_id: Id | None = None
+    brand_id: Id | None = None
+    ticket_form_id: Id | None = None
+    problem_id: Id | None = None
     due_at: datetime | None = None
     external_id: str | None = Field(default=None, max_length=255)
     tags: list[str] | None = None
     additional_tags: list[str] | None = None
     remove_tags: list[str] | None = None
-    collaborator_ids: list[int] | None = None
-    follower_ids: list[int] | None = None
-    email_cc_ids: list[int] | None = None
+    collaborator_ids: list[Id] | None = None
+    follower_ids: list[Id] | None = None
+    email_cc_ids: list[Id] | None = None
     custom_fields: list[CustomFieldInput] | None = None
     fields: list[CustomFieldInput] | None = None
     safe_update: bool = False

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from deskstream.exceptions import Unprocessable
 
 T = TypeVar("T", bound=BaseModel)
+
+#: The largest id a record can have: ids are signed 64-bit columns, and a larger number must be refused as invalid
+#: input before it reaches the database driver (where it would be an OverflowError, i.e. a 500).
+MAX_ID = 2**63 - 1
+
+
+def _not_bool(value: Any) -> Any:
+    """JSON ``true`` is not the id 1 (pydantic's lax mode would take it as one)."""
+    if isinstance(value, bool):
+        raise ValueError("must be an id, not true or false")
+    return value
+
+
+#: A reference to a record in an input body (``assignee_id``, ``group_id``, a custom field's ``id``, ...).
+Id = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_ID)]
 
 
 def parse_input(model: type[T], data: Any, wrapper: str) -> T:

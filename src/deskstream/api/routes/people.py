@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import true
 
-from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep
+from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep, RecordId
 from deskstream.api.listing import list_page
 from deskstream.api.responses import json_response, raw_response
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
@@ -61,14 +61,14 @@ def create_user(body: UserBody, request: Request, desk: DeskDep, principal: Agen
 
 
 @router.get("/users/{user_id}")
-def show_user(user_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def show_user(user_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     if not principal.is_agent and user_id != principal.user_id:
         raise Forbidden()
     return _show(request, desk, "users", "user", user_id)
 
 
 @router.put("/users/{user_id}")
-def update_user(user_id: int, body: UserBody, request: Request, desk: DeskDep, principal: Agent) -> Response:
+def update_user(user_id: RecordId, body: UserBody, request: Request, desk: DeskDep, principal: Agent) -> Response:
     if body.user.role is not None and not principal.is_admin:
         raise Forbidden()
     user = desk.people.update_user(user_id, body.user)
@@ -78,7 +78,7 @@ def update_user(user_id: int, body: UserBody, request: Request, desk: DeskDep, p
 
 
 @router.delete("/users/{user_id}")
-def delete_user(user_id: int, request: Request, desk: DeskDep, _: Admin) -> Response:
+def delete_user(user_id: RecordId, request: Request, desk: DeskDep, _: Admin) -> Response:
     user = desk.people.delete_user(user_id)
     desk.auth.verified.clear()
     return json_response(request, {"user": user})
@@ -96,20 +96,22 @@ def create_organization(body: OrganizationBody, request: Request, desk: DeskDep,
 
 
 @router.get("/organizations/{org_id}")
-def show_organization(org_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def show_organization(org_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     if not principal.is_agent and principal.user.get("organization_id") != org_id:
         raise Forbidden()
     return _show(request, desk, "organizations", "organization", org_id)
 
 
 @router.put("/organizations/{org_id}")
-def update_organization(org_id: int, body: OrganizationBody, request: Request, desk: DeskDep, _: Agent) -> Response:
+def update_organization(
+    org_id: RecordId, body: OrganizationBody, request: Request, desk: DeskDep, _: Agent
+) -> Response:
     org = desk.people.update_record("organizations", org_id, body.organization)
     return json_response(request, {"organization": org})
 
 
 @router.delete("/organizations/{org_id}", status_code=204)
-def delete_organization(org_id: int, desk: DeskDep, _: Admin) -> Response:
+def delete_organization(org_id: RecordId, desk: DeskDep, _: Admin) -> Response:
     desk.people.delete_record("organizations", org_id)
     return Response(status_code=204)
 
@@ -126,16 +128,16 @@ def create_group(body: GroupBody, request: Request, desk: DeskDep, _: Admin) -> 
 
 
 @router.get("/groups/{group_id}")
-def show_group(group_id: int, request: Request, desk: DeskDep, _: Agent) -> Response:
+def show_group(group_id: RecordId, request: Request, desk: DeskDep, _: Agent) -> Response:
     return _show(request, desk, "groups", "group", group_id)
 
 
 @router.put("/groups/{group_id}")
-def update_group(group_id: int, body: GroupBody, request: Request, desk: DeskDep, _: Admin) -> Response:
+def update_group(group_id: RecordId, body: GroupBody, request: Request, desk: DeskDep, _: Admin) -> Response:
     return json_response(request, {"group": desk.people.update_record("groups", group_id, body.group)})
 
 
 @router.delete("/groups/{group_id}", status_code=204)
-def delete_group(group_id: int, desk: DeskDep, _: Admin) -> Response:
+def delete_group(group_id: RecordId, desk: DeskDep, _: Admin) -> Response:
     desk.people.delete_record("groups", group_id)
     return Response(status_code=204)

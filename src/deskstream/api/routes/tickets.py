@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import true
 
-from deskstream.api.deps import AnyUser, DeskDep, actor_for
+from deskstream.api.deps import AnyUser, DeskDep, RecordId, actor_for
 from deskstream.api.listing import list_page
 from deskstream.api.responses import json_response, raw_response
 from deskstream.domain.tickets import TicketInput
@@ -56,7 +56,7 @@ def list_tickets(request: Request, desk: DeskDep, principal: AnyUser) -> Respons
 
 
 @router.get("/tickets/{ticket_id}")
-def show_ticket(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def show_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     return raw_response(request, b'{"ticket":' + _visible_ticket(desk, principal, ticket_id) + b"}")
 
 
@@ -114,13 +114,15 @@ def show_job_status(job_id: str, request: Request, desk: DeskDep, principal: Any
 
 
 @router.put("/tickets/{ticket_id}")
-def update_ticket(ticket_id: int, body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def update_ticket(
+    ticket_id: RecordId, body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser
+) -> Response:
     ticket = desk.tickets.update(ticket_id, body.ticket, actor_for(request, principal))
     return json_response(request, {"ticket": ticket})
 
 
 @router.delete("/tickets/{ticket_id}", status_code=204)
-def delete_ticket(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def delete_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     if not principal.is_agent:
         raise Forbidden()
     desk.tickets.delete(ticket_id, actor_for(request, principal))
@@ -128,7 +130,7 @@ def delete_ticket(ticket_id: int, request: Request, desk: DeskDep, principal: An
 
 
 @router.get("/tickets/{ticket_id}/audits")
-def ticket_audits(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def ticket_audits(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     """The ticket's audits in Zendesk's audits-API form (``events`` with ``field_name``/``value``)."""
     if not principal.is_agent:
         raise Forbidden()
@@ -139,7 +141,7 @@ def ticket_audits(ticket_id: int, request: Request, desk: DeskDep, principal: An
 
 
 @router.get("/tickets/{ticket_id}/comments")
-def ticket_comments(ticket_id: int, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def ticket_comments(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     _visible_ticket(desk, principal, ticket_id)
     c = schema.comments
     where = c.c.ticket_id == ticket_id
