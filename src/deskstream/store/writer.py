@@ -61,6 +61,22 @@ def audit_rows(audit: Audit) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return event, comment
 
 
+def metric_event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``ticket_metric_events`` rows of metric events (``_ts`` is the event's time in Unix seconds)."""
+    return [
+        {
+            "id": e["id"],
+            "ticket_id": e["ticket_id"],
+            "metric": e["metric"],
+            "instance_id": e["instance_id"],
+            "type": e["type"],
+            "time": e["_ts"],
+            "json": dumps({k: v for k, v in e.items() if not k.startswith("_")}),
+        }
+        for e in events
+    ]
+
+
 class Writer:
     """One write transaction. Records are plain dicts (the objects Zendesk serves); rows are derived here."""
 
@@ -115,21 +131,8 @@ class Writer:
 
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
         """Insert metric events (``incremental/ticket_metric_events`` items) as they are served."""
-        if not events:
-            return
-        rows = [
-            {
-                "id": e["id"],
-                "ticket_id": e["ticket_id"],
-                "metric": e["metric"],
-                "instance_id": e["instance_id"],
-                "type": e["type"],
-                "time": e["_ts"],
-                "json": dumps({k: v for k, v in e.items() if not k.startswith("_")}),
-            }
-            for e in events
-        ]
-        self.conn.execute(insert(schema.ticket_metric_events), rows)
+        if events:
+            self.conn.execute(insert(schema.ticket_metric_events), metric_event_rows(events))
 
     # people -----------------------------------------------------------------------------------------------------
     def load_person(self, user_id: int) -> Person | None:
