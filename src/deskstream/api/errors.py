@@ -26,20 +26,27 @@ def render(exc: DeskstreamError, headers: dict[str, str] | None = None) -> Respo
 
 
 def _from_validation(exc: RequestValidationError) -> DeskstreamError:
-    """FastAPI's body and parameter validation → Zendesk's 400 (unparseable) or 422 ``RecordInvalid``."""
+    """FastAPI's body and parameter validation → Zendesk's 400 (unparseable) or 422 ``RecordInvalid``.
+
+    ``details`` is keyed by the record's own field (``custom_fields`` for ``{"ticket": {"custom_fields": [{}]}}``),
+    as Zendesk keys it; the description keeps the full path below the wrapper.
+    """
     details: dict[str, list[dict[str, str]]] = {}
     for error in exc.errors():
         if error.get("type") == "json_invalid":
             return BadRequest("The request body is not valid JSON", error="InvalidJSON")
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        loc = [str(part) for part in error.get("loc", ())]
         if loc and loc[0] in ("query", "path", "header"):
             return BadRequest(f"{loc[-1]}: {error.get('msg')}")
-        name = loc[-1] if loc else "body"
-        if len(loc) >= 2 and loc[-1].isdigit():
-            name = loc[-2]
-        details.setdefault(name, []).append(
-            {"description": f"{name.replace('_', ' ').capitalize()}: {error.get('msg')}", "error": "InvalidValue"}
-        )
+        loc = loc[1:] if loc and loc[0] == "body" else loc
+        if not loc:
+            return BadRequest("The request body must be a JSON object", error="InvalidJSON")
+        rest = loc[1:]
+        first = next((i for i, part in enumerate(rest) if not part.isdigit()), None)
+        name = rest[first] if first is not None else loc[0]
+        below = ".".join(rest[first + 1 :] if first is not None else rest)
+        text = f"{name.replace('_', ' ').capitalize()}: " + (f"{below}: " if below else "") + str(error.get("msg"))
+        details.setdefault(name, []).append({"description": text, "error": "InvalidValue"})
     return Unprocessable(details=details)
 
 
