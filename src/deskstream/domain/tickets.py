@@ -240,7 +240,9 @@ def apply_changes(ticket: dict[str, Any], wanted: dict[str, Any], creating: bool
         new, old = wanted[name], ticket[name]
         if name in _LIST_FIELDS and new is None:
             new = []
-        if new == old or (creating and new in (None, [])):
+        # On create every field given a value gets its Create event, even one equal to the blank ticket's
+        # default (status "new"), so that replaying the audits alone rebuilds the ticket.
+        if (creating and new in (None, [])) or (not creating and new == old):
             continue
         ticket[name] = new
         changes.append(FieldChange(kind, name, new, None if creating else old))
