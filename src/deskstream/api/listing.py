@@ -74,15 +74,7 @@ def list_page(
         rows = conn.execute(query.order_by(table.c.id).limit(size + 1)).all()
         has_more = len(rows) > size
         rows = rows[:size]
-        after_cursor = _encode(rows[-1].id) if rows else None
-        before_cursor = _encode(rows[0].id) if rows else None
-        meta = {
-            "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
-            "links": {
-                "next": _link(request, **{"page[after]": after_cursor}) if has_more else None,
-                "prev": _link(request, **{"page[before]": before_cursor}) if before_cursor else None,
-            },
-        }
+        meta = _cursor_meta(request, has_more, rows[0].id if rows else None, rows[-1].id if rows else None)
         return frame(key, [r[1] for r in rows], meta)
     per_page = _int_param(request, "per_page", 100, 1, 100)
     page = _int_param(request, "page", 1, 1, 1_000_000)
@@ -90,12 +82,47 @@ def list_page(
     rows = conn.execute(
         select(body_column).where(condition).order_by(table.c.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    meta = {
+    return frame(key, [r[0] for r in rows], _offset_meta(request, page, per_page, total))
+
+
+def list_items(request: Request, key: str, items: list[bytes]) -> bytes:
+    """A list computed in memory (tags in use, stubs), paged and framed as :func:`list_page` does.
+
+    Positions (1-based) stand in for ids in the cursors, so the list must come in a stable order.
+    """
+    if "page[size]" in request.query_params:
+        size = _int_param(request, "page[size]", 100, 1, 100)
+        after = request.query_params.get("page[after]")
+        start = _decode(after) if after else 0
+        rows = items[start : start + size]
+        first, last = (start + 1, start + len(rows)) if rows else (None, None)
+        return frame(key, rows, _cursor_meta(request, start + size < len(items), first, last))
+    per_page = _int_param(request, "per_page", 100, 1, 100)
+    page = _int_param(request, "page", 1, 1, 1_000_000)
+    rows = items[(page - 1) * per_page : page * per_page]
+    return frame(key, rows, _offset_meta(request, page, per_page, len(items)))
+
+
+def _cursor_meta(request: Request, has_more: bool, first: int | None, last: int | None) -> dict[str, Any]:
+    """Zendesk's cursor-pagination tail, from the first and last id (or position) on the page."""
+    after_cursor = _encode(last) if last is not None else None
+    before_cursor = _encode(first) if first is not None else None
+    return {
+        "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
+        "links": {
+            "next": _link(request, **{"page[after]": after_cursor}) if has_more else None,
+            "prev": _link(request, **{"page[before]": before_cursor}) if before_cursor else None,
+        },
+    }
+
+
+def _offset_meta(request: Request, page: int, per_page: int, total: int) -> dict[str, Any]:
+    """Zendesk's offset-pagination tail."""
+    return {
         "next_page": _link(request, page=page + 1, per_page=per_page) if page * per_page < total else None,
         "previous_page": _link(request, page=page - 1, per_page=per_page) if page > 1 else None,
         "count": total,
     }
-    return frame(key, [r[0] for r in rows], meta)
 
 
 def frame(key: str, items: list[bytes], meta: dict[str, Any]) -> bytes:

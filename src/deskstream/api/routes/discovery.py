@@ -1,0 +1,121 @@
+"""The list endpoints clients probe while discovering (spec/clients-reference.md § 1 item 8 and § 2 Discovery).
+
+tap-zendesk's ``--discover`` calls each of these once and dies on a 404 or 5xx; zenpy needs each answer under
+Zendesk's list key or it raises ``Could not handle response``. Where deskstream's model has nothing of the kind
+(macros, ticket and user field definitions, forms, memberships, ratings, phone numbers) the list is empty but
+well-formed, with Zendesk's pagination (``page[size]`` cursor or ``per_page`` offset). ``tags`` and ``search``
+answer from real data. Agents and admins may read them, as on Zendesk. (``groups`` lives with the people routes;
+``slas/policies`` with the SLA routes.)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import ColumnElement, func, select, true
+
+from deskstream.api.deps import Agent, DeskDep
+from deskstream.api.listing import list_items
+from deskstream.api.responses import raw_response
+from deskstream.exceptions import BadRequest
+from deskstream.store import schema
+
+router = APIRouter(prefix="/api/v2", tags=["discovery"])
+
+#: Path → Zendesk's list key, for the kinds of record deskstream's model does not have.
+EMPTY_LISTS = {
+    "macros": "macros",
+    "ticket_fields": "ticket_fields",
+    "group_memberships": "group_memberships",
+    "satisfaction_ratings": "satisfaction_ratings",
+    "user_fields": "user_fields",
+    "organization_fields": "organization_fields",
+    "ticket_forms": "ticket_forms",
+    "channels/voice/phone_numbers": "phone_numbers",
+}
+
+#: Zendesk's tags list covers tags used in the last 60 days, and search stops at 1,000 results; so do we.
+TAGS_WINDOW = 60 * 86_400
+SEARCH_MAX = 1000
+
+
+def _empty_list(key: str) -> Callable[[Request, Agent], Response]:
+    def endpoint(request: Request, _: Agent) -> Response:
+        return raw_response(request, list_items(request, key, []))
+
+    endpoint.__name__ = f"list_{key}"
+    endpoint.__doc__ = f"``{key}``: always an empty list (deskstream's model has none)."
+    return endpoint
+
+
+for _path, _key in EMPTY_LISTS.items():
+    router.add_api_route(f"/{_path}", _empty_list(_key), methods=["GET"], name=f"list_{_key}")
+
+
+@router.get("/tags")
+def list_tags(request: Request, desk: DeskDep, _: Agent) -> Response:
+    """Tags on tickets changed in the last 60 days, most used first, as ``{"name", "count"}``.
+
+    Tags live inside the stored ticket JSON, so this reads the recent tickets (bounded by the window, on the export
+    index); it is a discovery and admin call, not a hot path.
+    """
+    t = schema.tickets
+    since = desk.clock.now() - TAGS_WINDOW
+    counts: Counter[str] = Counter()
+    with desk.store.read() as conn:
+        rows = conn.execute(select(t.c.json).where(t.c.generated_timestamp >= since, t.c.deleted_at.is_(None)))
+        for row in rows:
+            counts.update(orjson.loads(row.json).get("tags") or ())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    items = [orjson.dumps({"name": name, "count": count}) for name, count in ranked]
+    return raw_response(request, list_items(request, "tags", items))
+
+
+def _search_time(value: str) -> int:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"Unparseable date in search query: {value}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def _user_filter(query: str) -> ColumnElement[bool] | None:
+    """The users a query finds, or None when it asks for anything but users or uses a term we do not know.
+
+    Understood: ``type:user``, ``email:ADDRESS``, ``updated>DATE``, ``updated<DATE`` (ISO 8601). Anything else finds
+    nothing rather than everything, so a client never mistakes an unsupported query for a match.
+    """
+    u = schema.users
+    condition: ColumnElement[bool] = u.c.deleted_at.is_(None) & true()
+    for term in query.split():
+        name, sep, value = term.partition(":")
+        if sep and name == "type" and value == "user":
+            continue
+        if sep and name == "email" and value:
+            condition = condition & (func.lower(u.c.email) == value.lower())
+        elif term.startswith("updated>"):
+            condition = condition & (u.c.updated_at > _search_time(term[len("updated>") :]))
+        elif term.startswith("updated<"):
+            condition = condition & (u.c.updated_at < _search_time(term[len("updated<") :]))
+        else:
+            return None
+    return condition
+
+
+@router.get("/search")
+def search(request: Request, desk: DeskDep, _: Agent) -> Response:
+    """Zendesk's search, over users only: ``{"results": [...], "count", "next_page", "previous_page"}``."""
+    condition = _user_filter(request.query_params.get("query", ""))
+    items: list[bytes] = []
+    if condition is not None:
+        u = schema.users
+        with desk.store.read() as conn:
+            rows = conn.execute(select(u.c.json).where(condition).order_by(u.c.id).limit(SEARCH_MAX)).all()
+        items = [bytes(row.json)[:-1] + b',"result_type":"user"}' for row in rows]
+    return raw_response(request, list_items(request, "results", items))
