@@ -30,9 +30,14 @@ def _rate_limit_counters(conn: Connection) -> None:
     schema.rate_limit_counters.create(conn)
 
 
+def _sla_states(conn: Connection) -> None:
+    schema.sla_states.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base tables", _base_tables),
     Migration(2, "rate limit counters", _rate_limit_counters),
+    Migration(3, "sla states", _sla_states),
 ]
 
 

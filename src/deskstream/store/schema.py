@@ -210,6 +210,17 @@ rate_limit_counters = Table(
     Column("count", Integer, nullable=False),
 )
 
+#: Each ticket's running SLA metric instances (service/sla.py; migration 3). ``next_deadline`` is the earliest
+#: unbreached target among them, so the scheduler finds due breaches with one index range scan.
+sla_states = Table(
+    "sla_states",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("next_deadline", BigInteger, nullable=True),
+    Column("json", LargeBinary, nullable=False),
+)
+Index("ix_sla_states_deadline", sla_states.c.next_deadline)
+
 #: The tables of the first schema version, in creation order (later versions add theirs in store/migrations.py).
 BASE_TABLES = (
     schema_migrations,
