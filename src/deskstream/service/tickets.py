@@ -73,12 +73,23 @@ class TicketService(ServiceBase):
         public_comment = data.comment.public if data.comment else True
         author = (data.comment.author_id if data.comment and data.comment.author_id else None) or actor.user_id
         html = data.comment.html_body if data.comment else None
-        return self._record(w, None, ticket, changes, actor, now, (author, body, public_comment, html), version=1)
+        self._record(w, None, ticket, changes, actor, now, (author, body, public_comment, html), version=1)
+        return ticket
 
     # update -----------------------------------------------------------------------------------------------------
     def update(self, ticket_id: int, data: TicketInput, actor: Actor, writer: Writer | None = None) -> dict[str, Any]:
+        return self.update_with_audit(ticket_id, data, actor, writer)[0]
+
+    def update_with_audit(
+        self, ticket_id: int, data: TicketInput, actor: Actor, writer: Writer | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The updated ticket and the audit it wrote (audits-API form), None for an update that changed nothing.
+
+        ``PUT /tickets/{id}`` answers with both, as Zendesk does.
+        """
         with self.writing(writer) as w:
-            return public(self._update(w, ticket_id, data, actor, self.clock.now()))
+            ticket, audit = self._update(w, ticket_id, data, actor, self.clock.now())
+            return public(ticket), audit.api_item() if audit else None
 
     def update_many(
         self, ticket_ids: list[int], data: TicketInput, actor: Actor, writer: Writer | None = None
@@ -86,9 +97,11 @@ class TicketService(ServiceBase):
         """One bulk change: every ticket in one transaction, stamped with the same second (a macro, a trigger)."""
         with self.writing(writer) as w:
             now = self.clock.now()
-            return [public(self._update(w, ticket_id, data, actor, now)) for ticket_id in ticket_ids]
+            return [public(self._update(w, ticket_id, data, actor, now)[0]) for ticket_id in ticket_ids]
 
-    def _update(self, w: Writer, ticket_id: int, data: TicketInput, actor: Actor, now: int) -> dict[str, Any]:
+    def _update(
+        self, w: Writer, ticket_id: int, data: TicketInput, actor: Actor, now: int
+    ) -> tuple[dict[str, Any], Audit | None]:
         ticket, version = self._load_live(w, ticket_id)
         if actor.role == "end-user" and ticket["requester_id"] != actor.user_id:
             raise Forbidden()
@@ -106,8 +119,8 @@ class TicketService(ServiceBase):
             public_comment = True if actor.role == "end-user" else data.comment.public
             comment = (author, data.comment.body or data.comment.html_body or "", public_comment, data.comment.html_body)
         if not changes and comment is None:
-            return ticket
-        return self._record(w, before, ticket, changes, actor, now, comment, version=version + 1)
+            return ticket, None
+        return ticket, self._record(w, before, ticket, changes, actor, now, comment, version=version + 1)
 
     # delete -----------------------------------------------------------------------------------------------------
     def delete(self, ticket_id: int, actor: Actor, writer: Writer | None = None) -> None:
@@ -151,8 +164,11 @@ class TicketService(ServiceBase):
         comment: tuple[int, str, bool, str | None] | None,
         version: int,
         deleted_at: int | None = None,
-    ) -> dict[str, Any]:
-        """Write the new version with its audit (and comment), then let listeners add what follows from it."""
+    ) -> Audit:
+        """Write the new version (``ticket``, changed in place) with its audit (and comment); returns the audit.
+
+        Listeners run first, inside the same transaction, so they can add what follows from the change.
+        """
         rules.refresh_people(ticket, self.people.directory(w))
         rules.stamp(ticket, now, audited=True)
         ticket["_updated_ts"] = now
@@ -179,7 +195,7 @@ class TicketService(ServiceBase):
             listener(w, before, ticket, audit, now)
         w.save_ticket(ticket, version, audit_id, deleted_at)
         w.add_audit(audit)
-        return ticket
+        return audit
 
     def _load_live(self, w: Writer, ticket_id: int) -> tuple[dict[str, Any], int]:
         loaded = w.load_ticket(ticket_id)

@@ -117,8 +117,8 @@ def show_job_status(job_id: str, request: Request, desk: DeskDep, principal: Any
 def update_ticket(
     ticket_id: RecordId, body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser
 ) -> Response:
-    ticket = desk.tickets.update(ticket_id, body.ticket, actor_for(request, principal))
-    return json_response(request, {"ticket": ticket})
+    ticket, audit = desk.tickets.update_with_audit(ticket_id, body.ticket, actor_for(request, principal))
+    return json_response(request, {"ticket": ticket, "audit": audit} if audit else {"ticket": ticket})
 
 
 @router.delete("/tickets/{ticket_id}", status_code=204)
