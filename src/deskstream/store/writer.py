@@ -164,3 +164,41 @@ class Writer:
         else:
             where = t.c.organization_id == organization_id
         return list(self.conn.execute(select(t.c.id).where(where, t.c.deleted_at.is_(None))).scalars())
+
+    # SLA engine (service/sla.py) ----------------------------------------------------------------------------------
+    def load_sla_policies(self) -> list[dict[str, Any]]:
+        """Live SLA policies in the order Zendesk matches them: by position, then by id."""
+        p = schema.sla_policies
+        rows = self.conn.execute(select(p.c.json).where(p.c.deleted_at.is_(None)).order_by(p.c.position, p.c.id))
+        return [orjson.loads(row.json) for row in rows]
+
+    def load_sla_state(self, ticket_id: int) -> dict[str, Any] | None:
+        """A ticket's metric instances as the SLA engine left them; None before its first change."""
+        s = schema.sla_states
+        raw = self.conn.execute(select(s.c.json).where(s.c.ticket_id == ticket_id)).scalar()
+        return None if raw is None else orjson.loads(raw)
+
+    def save_sla_state(self, ticket_id: int, state: dict[str, Any], next_deadline: int | None) -> None:
+        s = schema.sla_states
+        values = {"next_deadline": next_deadline, "json": dumps(state)}
+        if self.conn.execute(update(s).where(s.c.ticket_id == ticket_id).values(**values)).rowcount == 0:
+            self.conn.execute(insert(s).values(ticket_id=ticket_id, **values))
+
+    def due_sla_tickets(self, now: int, limit: int = 500) -> list[int]:
+        """Tickets with an SLA target that passed before ``now``, locked for this transaction.
+
+        On PostgreSQL the rows are claimed with ``FOR UPDATE SKIP LOCKED`` so that several server processes share
+        the work; on SQLite the write transaction already holds the database's one write lock.
+        """
+        s = schema.sla_states
+        query = select(s.c.ticket_id).where(s.c.next_deadline < now).order_by(s.c.next_deadline).limit(limit)
+        return list(self.conn.execute(query.with_for_update(skip_locked=True)).scalars())
+
+    def mark_breach_deleted(self, event_id: int) -> None:
+        """A breach undone (its target moved past it, or no longer applies) keeps its row with ``deleted: true``."""
+        m = schema.ticket_metric_events
+        raw = self.conn.execute(select(m.c.json).where(m.c.id == event_id)).scalar()
+        if raw is not None:
+            event = orjson.loads(raw)
+            event["deleted"] = True
+            self.conn.execute(update(m).where(m.c.id == event_id).values(json=dumps(event)))
