@@ -70,15 +70,19 @@ def seed_accounts(store: Store, now: int | None = None) -> dict[str, int]:
 
 
 def start_server(
-    directory: Path, *serve_args: str, seed: Callable[[Store], object] | None = seed_accounts
+    directory: Path,
+    *serve_args: str,
+    seed: Callable[[Store], object] | None = seed_accounts,
+    db_url: str | None = None,
 ) -> Server:
-    db_path = directory / f"deskstream-{free_port()}.db"
-    db_url = f"sqlite:///{db_path}"
-    if seed is not None:
-        store = Store(db_url)
-        store.migrate()
-        seed(store)
-        store.dispose()
+    """A server over a fresh, seeded database; or, given ``db_url``, another process on that existing database."""
+    if db_url is None:
+        db_url = f"sqlite:///{directory / f'deskstream-{free_port()}.db'}"
+        if seed is not None:
+            store = Store(db_url)
+            store.migrate()
+            seed(store)
+            store.dispose()
     port = free_port()
     log_path = directory / f"server-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
@@ -108,8 +112,10 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
     """Start servers on demand; all are stopped at the end of the session."""
     servers: list[Server] = []
 
-    def make(*serve_args: str, seed: Callable[[Store], object] | None = seed_accounts) -> Server:
-        server = start_server(tmp_path_factory.mktemp("server"), *serve_args, seed=seed)
+    def make(
+        *serve_args: str, seed: Callable[[Store], object] | None = seed_accounts, db_url: str | None = None
+    ) -> Server:
+        server = start_server(tmp_path_factory.mktemp("server"), *serve_args, seed=seed, db_url=db_url)
         servers.append(server)
         return server
 
