@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import true
@@ -69,8 +70,18 @@ def show_user(user_id: RecordId, request: Request, desk: DeskDep, principal: Any
 
 @router.put("/users/{user_id}")
 def update_user(user_id: RecordId, body: UserBody, request: Request, desk: DeskDep, principal: Agent) -> Response:
-    if body.user.role is not None and not principal.is_admin:
-        raise Forbidden()
+    """Agents may edit end users and themselves, never an admin or another agent, nor anyone's role or password.
+
+    Otherwise an agent could set an admin's password or email and sign in as that admin.
+    """
+    if not principal.is_admin:
+        own = user_id == principal.user_id
+        if body.user.role is not None or (body.user.password is not None and not own):
+            raise Forbidden()
+        with desk.store.read() as conn:
+            row = reader.record(conn, "users", user_id)
+        if row is not None and not own and orjson.loads(row.json)["role"] != "end-user":
+            raise Forbidden()
     user = desk.people.update_user(user_id, body.user)
     if body.user.password is not None:
         desk.auth.verified.clear()
