@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from deskstream.domain import people as rules
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 _SHOWN_ON_TICKETS = {"users": ("name", "email", "organization_id"), "organizations": ("name",)}
 
 
+def _email_taken(email: str) -> Unprocessable:
+    return Unprocessable.field("email", f"Email: {email} is already being used by another user")
+
+
 class PeopleService(ServiceBase):
     tickets: TicketService
 
@@ -34,11 +39,15 @@ class PeopleService(ServiceBase):
         with self.writing(writer) as w:
             now = self.clock.now()
             if data.email and self._user_id_by_email(w, data.email) is not None:
-                raise Unprocessable.field("email", f"Email: {data.email} is already being used by another user")
+                raise _email_taken(data.email)
             self._check_organization(w, data.organization_id)
             user_id = w.allocate("users")
             user = rules.new_user(user_id, data, now)
-            w.insert_record("users", self._user_values(user, now, created=True, password=data.password), user)
+            try:
+                w.insert_record("users", self._user_values(user, now, created=True, password=data.password), user)
+            except IntegrityError:
+                # A concurrent writer took the email between the check and the insert (PostgreSQL).
+                raise _email_taken(data.email or "") from None
             return user
 
     def update_user(self, user_id: int, data: UserInput) -> dict[str, Any]:
@@ -46,14 +55,17 @@ class PeopleService(ServiceBase):
             user = self._load_live(w, "users", user_id)
             if data.email and data.email.lower() != user["email"]:
                 if self._user_id_by_email(w, data.email) is not None:
-                    raise Unprocessable.field("email", f"Email: {data.email} is already being used by another user")
+                    raise _email_taken(data.email)
             self._check_organization(w, data.organization_id)
             before = dict(user)
             if not rules.apply_user(user, data) and data.password is None:
                 return user
             now = self.clock.now()
             rules.touch(user, now)
-            w.update_record("users", user_id, self._user_values(user, now, password=data.password), user)
+            try:
+                w.update_record("users", user_id, self._user_values(user, now, password=data.password), user)
+            except IntegrityError:
+                raise _email_taken(data.email or "") from None
             self._refresh_tickets(w, "users", user_id, before, user, now)
             return user
 
