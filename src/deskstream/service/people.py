@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from deskstream.domain import people as rules
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
-from deskstream.domain.tickets import Directory, RequesterInput
+from deskstream.domain.tickets import Directory, RequesterInput, TicketInput
 from deskstream.exceptions import NotFound, Unprocessable
-from deskstream.service.context import ServiceBase
+from deskstream.service.context import SYSTEM, Actor, ServiceBase
 from deskstream.service.passwords import hash_secret
 from deskstream.store import schema
 from deskstream.store.writer import Writer
@@ -69,9 +69,18 @@ class PeopleService(ServiceBase):
             self._refresh_tickets(w, "users", user_id, before, user, now)
             return user
 
-    def delete_user(self, user_id: int) -> dict[str, Any]:
+    def delete_user(self, user_id: int, actor: Actor = SYSTEM) -> dict[str, Any]:
+        """Soft-delete a user. Their tickets that are not closed are reassigned first, as Zendesk does when an agent
+        is removed: to the admin removing them (``actor``), or unassigned when the system removes them. Each
+        reassignment is an audited change in the same transaction; closed tickets keep their assignee.
+        """
         with self.writing(None) as w:
             user = self._load_live(w, "users", user_id)
+            successor = actor.user_id if actor.user_id and actor.user_id != user_id else None
+            for ticket_id in w.ticket_ids_showing(user_id=user_id):
+                loaded = w.load_ticket(ticket_id)
+                if loaded and loaded[0]["assignee_id"] == user_id and loaded[0]["status"] != "closed":
+                    self.tickets.update(ticket_id, TicketInput(assignee_id=successor), actor, w)
             now = self.clock.now()
             user["active"] = False
             user["deleted_at"] = rules.iso(now)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import true
 
-from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep, RecordId
+from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep, RecordId, actor_for
 from deskstream.api.listing import list_page
 from deskstream.api.responses import json_response, raw_response
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
@@ -89,8 +89,8 @@ def update_user(user_id: RecordId, body: UserBody, request: Request, desk: DeskD
 
 
 @router.delete("/users/{user_id}")
-def delete_user(user_id: RecordId, request: Request, desk: DeskDep, _: Admin) -> Response:
-    user = desk.people.delete_user(user_id)
+def delete_user(user_id: RecordId, request: Request, desk: DeskDep, principal: Admin) -> Response:
+    user = desk.people.delete_user(user_id, actor_for(request, principal))
     desk.auth.verified.clear()
     return json_response(request, {"user": user})
 
