@@ -1,0 +1,227 @@
+"""Zendesk's Incremental Exports (spec/exports.md): time-based, cursor-based and sample pages of every stream.
+
+Each handler parses the parameters (:mod:`deskstream.export.params`), reads one page in one read transaction
+(:mod:`deskstream.export.pages`) and frames the stored bytes (:mod:`deskstream.export.framing`); only
+``include=`` decodes items. Links are absolute, built from the request's own scheme and Host, and keep every other
+parameter of the request (``per_page``, ``include``, ``exclude_deleted``) as Zendesk's do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import Connection
+
+from deskstream.api.deps import Admin, DeskDep
+from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
+from deskstream.api.responses import base_url, raw_response
+from deskstream.exceptions import NotFound, TooRecent
+from deskstream.export import sideloads
+from deskstream.export.cursor import Position, decode_cursor, encode_cursor
+from deskstream.export.framing import frame
+from deskstream.export.horizon import visible_until
+from deskstream.export.pages import Page, cursor_page, page_before, time_page
+from deskstream.export.params import parse_flag, parse_includes, parse_per_page, parse_start_time
+from deskstream.export.streams import STREAMS, Selection, Stream
+from deskstream.service import Desk
+
+router = APIRouter(
+    prefix="/api/v2/incremental", tags=["incremental exports"], dependencies=[Depends(incremental_rate_limit)]
+)
+sample_router = APIRouter(
+    prefix="/api/v2/incremental", tags=["incremental exports"], dependencies=[Depends(sample_rate_limit)]
+)
+
+#: Zendesk's sample endpoints answer at most this many items.
+SAMPLE_SIZE = 50
+#: ``ticket_metric_events`` with ``page[size]``: Zendesk's list cursor pagination, at most this many a page.
+MAX_PAGE_SIZE = 100
+EMPTY = Page([], None, None, True)
+
+
+def link(request: Request, updates: Mapping[str, str], drop: Sequence[str] = ()) -> str:
+    """This request's URL (scheme and Host as the client sent them) with ``updates`` set and ``drop`` removed."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in request.query_params.multi_items():
+        if name in drop or (name in updates and any(name == seen for seen, _ in pairs)):
+            continue
+        pairs.append((name, updates.get(name, value)))
+    pairs += [(name, value) for name, value in updates.items() if name not in request.query_params]
+    return f"{base_url(request)}{request.url.path}?{urlencode(pairs, quote_via=quote, safe='[],')}"
+
+
+def _split_ties(request: Request) -> bool:
+    """The ``tie_overflow=stall`` fault (spec/beyond.md): pages cut inside a second, as real Zendesk's may."""
+    return "tie_overflow=stall" in request.app.state.settings.faults.replace(" ", "")
+
+
+def _start_time(request: Request, stream: Stream, now: int) -> tuple[int, bool]:
+    """The request's ``start_time`` and whether it may be served (a too recent one is 422 unless the stream
+    answers it with an empty page)."""
+    start = parse_start_time(request.query_params.get("start_time"))
+    if start <= visible_until(now):
+        return start, True
+    if stream.refuses_recent_start:
+        raise TooRecent()
+    return start, False
+
+
+def _includes(request: Request, stream: Stream) -> frozenset[str]:
+    includes = parse_includes(request.query_params.get("include"))
+    if stream.key == "tickets":
+        sideloads.refuse_unsupported(includes)
+    return includes
+
+
+def _selection(request: Request, stream: Stream, includes: frozenset[str]) -> Selection:
+    return Selection(stream, parse_flag(request.query_params.get("exclude_deleted")), "comment_events" in includes)
+
+
+def _sideload(conn: Connection, stream: Stream, page: Page, includes: frozenset[str]) -> sideloads.Sideloaded:
+    if includes and stream.key == "tickets":
+        return sideloads.for_tickets(conn, page.items, includes)
+    if includes and stream.key == "users":
+        return sideloads.for_users(conn, page.items, includes)
+    return sideloads.Sideloaded(page.items)
+
+
+def time_export(request: Request, desk: Desk, key: str, sample: bool = False) -> Response:
+    """A time-based page: items with ``start_time <= time``, ending on a whole second (spec/exports.md)."""
+    stream = STREAMS[key]
+    includes = _includes(request, stream)
+    per_page = parse_per_page(request.query_params.get("per_page"))
+    if sample:
+        per_page = min(per_page, SAMPLE_SIZE)
+    now = desk.clock.now()
+    start, servable = _start_time(request, stream, now)
+    page, loaded = EMPTY, sideloads.Sideloaded([])
+    if servable:
+        with desk.store.read() as conn:
+            page = time_page(
+                conn, _selection(request, stream, includes), start, visible_until(now), per_page, _split_ties(request)
+            )
+            loaded = _sideload(conn, stream, page, includes)
+    end_time = page.last.time if page.last else start
+    meta = {
+        "count": page.count,
+        "end_time": end_time,
+        "next_page": None if sample else link(request, {"start_time": str(end_time)}),
+        "end_of_stream": page.end_of_stream,
+    }
+    return raw_response(request, frame(key, loaded.items, meta, loaded.arrays))
+
+
+def cursor_export(request: Request, desk: Desk, key: str) -> Response:
+    """A cursor page: items strictly after the cursor's (time, id); ``start_time`` on the first call only."""
+    stream = STREAMS[key]
+    query = request.query_params
+    includes = _includes(request, stream)
+    per_page = parse_per_page(query.get("per_page"))
+    now = desk.clock.now()
+    cursor = query.get("cursor")
+    after = decode_cursor(cursor) if cursor else Position(_start_time(request, stream, now)[0], 0)
+    with desk.store.read() as conn:
+        page = cursor_page(conn, _selection(request, stream, includes), after, visible_until(now), per_page)
+        loaded = _sideload(conn, stream, page, includes)
+    after_cursor = encode_cursor(page.last or after)
+    meta = {
+        "after_cursor": after_cursor,
+        "after_url": link(request, {"cursor": after_cursor}, drop=("start_time",)),
+        "before_cursor": cursor or None,
+        "before_url": link(request, {"cursor": cursor}, drop=("start_time",)) if cursor else None,
+        "end_of_stream": page.end_of_stream,
+    }
+    return raw_response(request, frame(key, loaded.items, meta, loaded.arrays))
+
+
+def metric_events_cursor(request: Request, desk: Desk) -> Response:
+    """``ticket_metric_events`` with ``page[size]``: Zendesk's list cursor pagination (``meta``, ``links``).
+
+    ``page[after]`` moves forward, ``page[before]`` back; ``has_more`` says whether more lie in that direction.
+    """
+    stream = STREAMS["ticket_metric_events"]
+    query = request.query_params
+    size = parse_per_page(query.get("page[size]"), MAX_PAGE_SIZE, MAX_PAGE_SIZE, "page[size]")
+    now = desk.clock.now()
+    start, servable = _start_time(request, stream, now)
+    after, before = query.get("page[after]"), query.get("page[before]")
+    backward = bool(before) and not after
+    page = EMPTY
+    if servable:
+        with desk.store.read() as conn:
+            if backward:
+                page = page_before(conn, Selection(stream), decode_cursor(before or ""), start, size)
+            else:
+                position = decode_cursor(after) if after else Position(start, 0)
+                page = cursor_page(conn, Selection(stream), position, visible_until(now), size)
+    after_cursor = encode_cursor(page.last) if page.last else None
+    before_cursor = encode_cursor(page.first) if page.first else None
+    has_more = not page.end_of_stream
+    drop = ("page[after]", "page[before]")
+    links = {
+        "next": link(request, {"page[after]": after_cursor}, drop)
+        if after_cursor and (has_more or backward) else None,
+        "prev": link(request, {"page[before]": before_cursor}, drop) if before_cursor else None,
+    }
+    meta = {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor}
+    return raw_response(request, frame(stream.key, page.items, {"meta": meta, "links": links}))
+
+
+# time-based --------------------------------------------------------------------------------------------------------
+@router.get("/tickets")
+def incremental_tickets(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """Tickets changed at or after ``start_time`` (by ``generated_timestamp``), time-based."""
+    return time_export(request, desk, "tickets")
+
+
+@router.get("/ticket_events")
+def incremental_ticket_events(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """Audit events at or after ``start_time``; ``include=comment_events`` adds each comment as a child event."""
+    return time_export(request, desk, "ticket_events")
+
+
+@router.get("/ticket_metric_events")
+def incremental_ticket_metric_events(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """SLA metric events at or after ``start_time``; with ``page[size]``, Zendesk's cursor pagination."""
+    if "page[size]" in request.query_params:
+        return metric_events_cursor(request, desk)
+    return time_export(request, desk, "ticket_metric_events")
+
+
+@router.get("/users")
+def incremental_users(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """Users changed at or after ``start_time`` (deleted ones with ``active: false``), time-based."""
+    return time_export(request, desk, "users")
+
+
+@router.get("/organizations")
+def incremental_organizations(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """Organizations changed at or after ``start_time`` (deleted ones with ``deleted_at``), time-based."""
+    return time_export(request, desk, "organizations")
+
+
+# cursor-based ------------------------------------------------------------------------------------------------------
+@router.get("/tickets/cursor")
+def incremental_tickets_cursor(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """Tickets in (``generated_timestamp``, id) order after ``cursor`` (or from ``start_time``)."""
+    return cursor_export(request, desk, "tickets")
+
+
+@router.get("/users/cursor")
+def incremental_users_cursor(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """Users in (``updated_at``, id) order after ``cursor`` (or from ``start_time``)."""
+    return cursor_export(request, desk, "users")
+
+
+# samples ------------------------------------------------------------------------------------------------------------
+SAMPLED = ("tickets", "ticket_events", "users", "organizations")
+
+
+@sample_router.get("/{resource}/sample")
+def incremental_sample(resource: str, request: Request, desk: DeskDep, _: Admin) -> Response:
+    """At most 50 items of a time-based export and no next page (Zendesk's own limit: 10 requests per 20 minutes)."""
+    if resource not in SAMPLED:
+        raise NotFound()
+    return time_export(request, desk, resource, sample=True)

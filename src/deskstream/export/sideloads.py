@@ -1,0 +1,115 @@
+"""``include=`` on the exports (spec/exports.md § Sideloads). Off the hot path: only here are items decoded.
+
+Tickets: ``users``, ``groups``, ``organizations`` (top-level arrays of the records the page's tickets refer to),
+``brands`` and ``ticket_forms`` (empty arrays: the model has neither), and per ticket ``comment_count``, ``dates``
+and ``metric_set`` (``include=metric_sets``, what tap-zendesk reads), folded from the ticket's audits by
+:mod:`deskstream.export.metrics`. ``last_audits`` is refused, as Zendesk refuses it on the exports.
+Users: ``identities`` (one email identity per user with an email), ``organizations``, ``groups``.
+Unknown names are ignored, as Zendesk ignores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, text
+
+from deskstream.exceptions import BadRequest
+from deskstream.export.framing import splice
+from deskstream.export.metrics import fold_audits
+from deskstream.store.schema import URL_BASE
+
+TICKET_RECORDS = ("users", "groups", "organizations")
+TICKET_EMPTY = ("brands", "ticket_forms")
+TICKET_PER_ITEM = ("comment_count", "dates", "metric_sets")
+USER_RECORDS = ("identities", "organizations", "groups")
+
+_USER_KEYS = ("requester_id", "submitter_id", "assignee_id")
+_USER_LISTS = ("collaborator_ids", "follower_ids", "email_cc_ids")
+
+
+@dataclass
+class Sideloaded:
+    """Items with per-item keys spliced in, and the top-level arrays to append."""
+
+    items: list[bytes]
+    arrays: dict[str, list[bytes]] = field(default_factory=dict)
+
+
+def refuse_unsupported(includes: frozenset[str]) -> None:
+    if "last_audits" in includes:
+        raise BadRequest("The last_audits side-load is not supported on incremental exports", error="InvalidValue")
+
+
+def _records(conn: Connection, table: str, ids: Iterable[int | None]) -> list[bytes]:
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    if not wanted:
+        return []
+    query = text(f"SELECT json FROM {table} WHERE id IN :ids ORDER BY id").bindparams(bindparam("ids", expanding=True))
+    return [r[0] for r in conn.execute(query, {"ids": wanted})]
+
+
+def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str]) -> Sideloaded:
+    wanted = includes & {*TICKET_RECORDS, *TICKET_EMPTY, *TICKET_PER_ITEM}
+    if not wanted or not items:
+        return Sideloaded(items, {name: [] for name in sorted(wanted & {*TICKET_RECORDS, *TICKET_EMPTY})})
+    tickets = [orjson.loads(item) for item in items]
+    out = Sideloaded(items)
+    if wanted & set(TICKET_PER_ITEM):
+        folds = fold_audits(conn, tickets)
+        extra: list[dict[str, Any]] = [{} for _ in tickets]
+        for ticket, fields in zip(tickets, extra):
+            fold = folds[ticket["id"]]
+            if "comment_count" in wanted:
+                fields["comment_count"] = fold.comment_count
+            if "dates" in wanted:
+                fields["dates"] = fold.dates()
+            if "metric_sets" in wanted:
+                fields["metric_set"] = fold.metric_set(ticket)
+        out.items = [splice(item, fields) for item, fields in zip(items, extra)]
+    if "users" in wanted:
+        ids = [t.get(k) for t in tickets for k in _USER_KEYS] + [i for t in tickets for k in _USER_LISTS for i in t.get(k) or []]
+        out.arrays["users"] = _records(conn, "users", ids)
+    if "groups" in wanted:
+        out.arrays["groups"] = _records(conn, "groups", (t.get("group_id") for t in tickets))
+    if "organizations" in wanted:
+        out.arrays["organizations"] = _records(conn, "organizations", (t.get("organization_id") for t in tickets))
+    for name in TICKET_EMPTY:
+        if name in wanted:
+            out.arrays[name] = []
+    return out
+
+
+def identity(user: dict[str, Any]) -> dict[str, Any]:
+    """A user's email identity as ``/api/v2/users/{id}/identities`` shows it (one per user: its id is the user's)."""
+    return {
+        "url": f"{URL_BASE}/api/v2/users/{user['id']}/identities/{user['id']}.json",
+        "id": user["id"],
+        "user_id": user["id"],
+        "type": "email",
+        "value": user["email"],
+        "verified": bool(user.get("verified")),
+        "primary": True,
+        "created_at": user["created_at"],
+        "updated_at": user["updated_at"],
+        "undeliverable_count": 0,
+        "deliverable_state": "deliverable",
+    }
+
+
+def for_users(conn: Connection, items: list[bytes], includes: frozenset[str]) -> Sideloaded:
+    wanted = includes & set(USER_RECORDS)
+    out = Sideloaded(items, {})
+    if not wanted:
+        return out
+    users = [orjson.loads(item) for item in items]
+    if "identities" in wanted:
+        out.arrays["identities"] = [orjson.dumps(identity(u)) for u in users if u.get("email")]
+    if "organizations" in wanted:
+        out.arrays["organizations"] = _records(conn, "organizations", (u.get("organization_id") for u in users))
+    if "groups" in wanted:
+        out.arrays["groups"] = _records(conn, "groups", (u.get("default_group_id") for u in users))
+    return out
