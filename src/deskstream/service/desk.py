@@ -5,6 +5,7 @@ from __future__ import annotations
 from deskstream.clock import Clock
 from deskstream.service.auth import AuthService
 from deskstream.service.people import PeopleService
+from deskstream.service.sla import SlaService
 from deskstream.service.tickets import TicketService
 from deskstream.store.engine import Store
 
@@ -21,3 +22,6 @@ class Desk:
         for service in (self.tickets, self.people, self.auth):
             service.people = self.people
         self.people.tickets = self.tickets
+        self.sla = SlaService(store, clock)
+        self.sla.people, self.sla.tickets = self.people, self.tickets
+        self.tickets.listeners.append(self.sla.on_ticket_change)
