@@ -1,8 +1,9 @@
 """Building one export page: the hot path. One indexed range scan; the stored JSON bytes are kept as they are.
 
 Time-based pages (``start_time`` inclusive) end on a second boundary: when the items of the page's last second do
-not all fit in ``per_page``, the page is extended over the rest of that second, so that ``next_page``
-(``start_time=end_time``) always moves forward. Without this a client loops forever on a second holding more than
+not all fit in ``per_page``, the page is extended over the rest of that second (and, when the page never left the
+``start_time`` second, over the whole next second too), so that ``next_page`` (``start_time=end_time``) always
+moves forward. Without this a client loops forever on a second holding more than
 ``per_page`` items (zenpy#451, PostHog #59215). ``split_ties=True`` cuts the page inside the second as real
 Zendesk may, for the ``tie_overflow=stall`` fault (spec/beyond.md).
 
@@ -56,19 +57,35 @@ def _page(rows: Sequence[Row], end_of_stream: bool) -> Page:
 def time_page(
     conn: Connection, selection: Selection, start: int, until: int, per_page: int, split_ties: bool = False
 ) -> Page:
-    """Items with ``start <= time <= until``: ``per_page`` of them, more when the last second would be cut."""
+    """Items with ``start <= time <= until``: ``per_page`` of them, more when a second would be cut.
+
+    The page ends on a whole second, and on a second later than ``start`` unless the stream ends: a page cut in
+    its last second, or one that never left the ``start`` second, would give a ``next_page`` that serves the same
+    items again, forever.
+    """
     rows = conn.execute(
         statement(selection, Shape.FROM_TIME), {"start": start, "until": until, "limit": per_page + 1}
     ).all()
     if len(rows) <= per_page:
         return _page(rows, end_of_stream=True)
     page, peek = rows[:per_page], rows[per_page]
-    last = page[-1]
-    if split_ties or peek[0] != last[0]:
+    if split_ties or (peek[0] != page[-1][0] and page[-1][0] > start):
         return _page(page, end_of_stream=False)
-    rest = conn.execute(statement(selection, Shape.REST_OF_SECOND), {"time": last[0], "id": last[1]}).all()
-    more = conn.execute(statement(selection, Shape.ANY_AFTER_SECOND), {"time": last[0], "until": until}).first()
-    return _page([*page, *rest], end_of_stream=more is None)
+    if peek[0] == page[-1][0]:
+        page += _rest_of_second(conn, selection, page[-1][0], page[-1][1])
+    next_second = _next_second(conn, selection, page[-1][0], until)
+    if page[-1][0] == start and next_second is not None:
+        page += _rest_of_second(conn, selection, next_second, 0)
+        next_second = _next_second(conn, selection, next_second, until)
+    return _page(page, end_of_stream=next_second is None)
+
+
+def _rest_of_second(conn: Connection, selection: Selection, second: int, after_id: int) -> list[Row]:
+    return list(conn.execute(statement(selection, Shape.REST_OF_SECOND), {"time": second, "id": after_id}).all())
+
+
+def _next_second(conn: Connection, selection: Selection, second: int, until: int) -> int | None:
+    return conn.execute(statement(selection, Shape.NEXT_SECOND), {"time": second, "until": until}).scalar()
 
 
 def cursor_page(conn: Connection, selection: Selection, after: Position, until: int, per_page: int) -> Page:

@@ -59,8 +59,8 @@ class Shape(Enum):
     BEFORE = "before"
     #: The rest of one second: ``time = :time AND id > :id`` (a time-based page extended over a tie).
     REST_OF_SECOND = "rest_of_second"
-    #: Whether anything visible follows second ``:time`` (``end_of_stream`` of an extended page).
-    ANY_AFTER_SECOND = "any_after_second"
+    #: The first visible second after ``:time``, if any (extending a page; ``end_of_stream`` of an extended page).
+    NEXT_SECOND = "next_second"
 
 
 @lru_cache(maxsize=None)
@@ -76,6 +76,6 @@ def statement(selection: Selection, shape: Shape) -> TextClause:
         Shape.AFTER: f"{head}({t}, id) > (:time, :id) AND {t} <= :until{extra}{order} LIMIT :limit",
         Shape.BEFORE: f"{head}({t}, id) < (:time, :id) AND {t} >= :start{extra} ORDER BY {t} DESC, id DESC LIMIT :limit",
         Shape.REST_OF_SECOND: f"{head}{t} = :time AND id > :id{extra} ORDER BY id",
-        Shape.ANY_AFTER_SECOND: f"SELECT 1 FROM {s.table} WHERE {t} > :time AND {t} <= :until{extra} LIMIT 1",
+        Shape.NEXT_SECOND: f"SELECT {t} FROM {s.table} WHERE {t} > :time AND {t} <= :until{extra}{order} LIMIT 1",
     }[shape]
     return text(sql)
