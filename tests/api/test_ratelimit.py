@@ -6,9 +6,12 @@ The HTTP tests run servers with ``--clock sim`` and move the stored clock, so a 
 from __future__ import annotations
 
 import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 
 import httpx
+import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,9 +40,30 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     store.dispose()
 
 
-@pytest.fixture(params=["memory", "database"])
-def limiter(request: pytest.FixtureRequest, store: Store) -> Limiter:
-    return MemoryLimiter() if request.param == "memory" else DatabaseLimiter(store)
+@pytest.fixture(scope="module")
+def pg_store() -> Iterator[Store]:
+    """A fresh PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped afterwards."""
+    server = os.environ.get("DESKSTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"deskstream_ratelimit_{os.getpid()}"
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL at {server}: {exc}")
+    admin.execute(f"DROP DATABASE IF EXISTS {name}")
+    admin.execute(f"CREATE DATABASE {name}")
+    store = Store(server.rsplit("/", 1)[0] + "/" + name)
+    store.migrate()
+    yield store
+    store.dispose()
+    admin.execute(f"DROP DATABASE {name}")
+    admin.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def limiter(request: pytest.FixtureRequest) -> Limiter:
+    if request.param == "memory":
+        return MemoryLimiter()
+    return DatabaseLimiter(request.getfixturevalue("store" if request.param == "sqlite" else "pg_store"))
 
 
 _NAMES = itertools.count()
@@ -76,6 +100,14 @@ def test_two_database_limiters_on_one_database_share_one_budget(store: Store) ->
     assert DatabaseLimiter(other).hit(bucket, now).allowed
     assert not DatabaseLimiter(store).hit(bucket, now).allowed
     other.dispose()
+
+
+def test_concurrent_requests_never_get_more_than_the_limit_through(limiter: Limiter) -> None:
+    bucket = _bucket(limit=30)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        windows = list(pool.map(lambda _: limiter.hit(bucket, 1_700_000_200), range(60)))
+    assert sum(w.allowed for w in windows) == 30
+    assert sorted(w.used for w in windows) == list(range(1, 61))
 
 
 @settings(max_examples=25, deadline=None)
