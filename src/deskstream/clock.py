@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+from sqlalchemy import Connection
+
 from deskstream.store.engine import Store, kv_get, kv_set
 
 _KEY = "clock.now"
@@ -61,6 +63,10 @@ class SimClock:
         with self.store.write() as conn:
             kv_set(conn, _KEY, str(int(unix_seconds)))
         return int(unix_seconds)
+
+    def move(self, conn: Connection, unix_seconds: int) -> None:
+        """Set the clock inside the caller's write transaction (the SLA breaches due by then commit with it)."""
+        kv_set(conn, _KEY, str(int(unix_seconds)))
 
     def advance(self, seconds: int) -> int:
         with self.store.write() as conn:

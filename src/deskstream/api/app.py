@@ -10,6 +10,7 @@ from deskstream.api.middleware import BodyLimit, JsonSuffix
 from deskstream.api.routes import ROUTERS
 from deskstream.clock import make_clock
 from deskstream.service import Desk
+from deskstream.service.sla_scheduler import scheduler_lifespan
 from deskstream.settings import Settings
 from deskstream.store import Store
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=scheduler_lifespan,
     )
     app.state.settings = settings
     app.state.store = store

@@ -109,17 +109,19 @@ class SlaService(ServiceBase):
     def run_due(self, w: Writer, now: int) -> int:
         """Write every breach whose target passed before ``now``; returns how many. Idempotent: a breached
         instance is marked, and the tickets are claimed inside the caller's write transaction."""
-        written = 0
-        for ticket_id in w.due_sla_tickets(now):
-            loaded = w.load_sla_state(ticket_id)
-            if loaded is None:
-                continue
-            state = SlaState.from_json(loaded)
-            events = self.engine.breaches_due(state, now)
-            self._write(w, state, Outcome(events=events))
-            if events:
-                self.tickets.system_update(w, ticket_id, now)
-            written += len(events)
+        written, seen = 0, set()
+        while batch := [t for t in w.due_sla_tickets(now) if t not in seen]:
+            seen.update(batch)
+            for ticket_id in batch:
+                loaded = w.load_sla_state(ticket_id)
+                if loaded is None:
+                    continue
+                state = SlaState.from_json(loaded)
+                events = self.engine.breaches_due(state, now)
+                self._write(w, state, Outcome(events=events))
+                if events:  # a system update of the ticket: generated_timestamp moves, no audit
+                    self.tickets.system_update(w, ticket_id, now)
+                written += len(events)
         return written
 
     def tick(self) -> int:

@@ -1,0 +1,55 @@
+"""deskstream's own admin surface under ``/_deskstream/`` (spec/beyond.md): the simulated clock.
+
+``GET /_deskstream/clock`` reads the server's "now"; ``POST`` with ``{"advance": seconds}`` or ``{"set": unix}``
+moves a ``--clock sim`` clock forward. The SLA breaches that the move passes are written in the same transaction
+as the new time, so no reader ever sees the new time without them. Admins only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from deskstream.api.deps import Admin, DeskDep
+from deskstream.api.responses import json_response
+from deskstream.clock import SimClock
+from deskstream.domain.timefmt import iso
+from deskstream.exceptions import BadRequest, Unprocessable
+from deskstream.store.writer import Writer
+
+router = APIRouter(prefix="/_deskstream", tags=["deskstream"])
+
+#: The furthest one request may move the clock: a century, so an arithmetic slip cannot overflow a timestamp.
+MAX_MOVE = 100 * 366 * 86_400
+
+
+def _clock_body(request: Request, now: int, kind: str) -> Response:
+    return json_response(request, {"now": now, "kind": kind, "iso": iso(now)})
+
+
+@router.get("/clock")
+def read_clock(request: Request, desk: DeskDep, _: Admin) -> Response:
+    return _clock_body(request, desk.clock.now(), desk.clock.kind)
+
+
+@router.post("/clock")
+def move_clock(request: Request, desk: DeskDep, _: Admin, body: Any = Body(...)) -> Response:
+    clock = desk.clock
+    if not isinstance(clock, SimClock):
+        raise BadRequest("The clock is real; start the server with --clock sim to move it", error="ClockNotSimulated")
+    if not isinstance(body, dict) or len(set(body) & {"advance", "set"}) != 1 or set(body) - {"advance", "set"}:
+        raise Unprocessable.field("clock", 'Clock: send exactly one of {"advance": seconds} or {"set": unix_seconds}')
+    name, value = next(iter(body.items()))
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Unprocessable.field(name, f"{name.capitalize()}: must be a whole number of seconds")
+    with desk.store.write() as conn:
+        now = clock.now()
+        target = now + value if name == "advance" else value
+        if target < now:
+            raise Unprocessable.field(name, f"{name.capitalize()}: the clock only moves forward (now is {now})")
+        if target - now > MAX_MOVE:
+            raise Unprocessable.field(name, f"{name.capitalize()}: at most {MAX_MOVE} seconds at a time")
+        desk.sla.run_due(Writer(conn), target)
+        clock.move(conn, target)
+    return _clock_body(request, target, clock.kind)
