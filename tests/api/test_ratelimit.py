@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from conftest import ADMIN, AGENT, Server
 from deskstream.api.ratelimit import Bucket, DatabaseLimiter, Limiter, MemoryLimiter
-from deskstream.clock import SimClock
 from deskstream.store import Store
 
 TICKETS = "/api/v2/incremental/tickets.json"
@@ -133,19 +132,17 @@ def test_both_limiters_agree_and_never_allow_more_than_the_limit_in_a_window(
 
 
 # through real servers --------------------------------------------------------------------------------------------
-def advance(server: Server, seconds: int) -> None:
-    """Move the server's simulated clock (stored in its database, shared by every process on it)."""
-    store = server.store()
-    SimClock(store).advance(seconds)
-    store.dispose()
+def advance(server: Server, seconds: int) -> int:
+    """Move the server's simulated clock (``POST /_deskstream/clock``); returns the new "now"."""
+    answer = server.client(ADMIN).post("/_deskstream/clock", json={"advance": seconds})
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["now"])
 
 
 def fresh_windows(server: Server) -> None:
     """Step to the start of a new 20-minute window: both the minute and the sample budgets start over."""
-    store = server.store()
-    clock = SimClock(store)
-    clock.advance(1200 - clock.now() % 1200)
-    store.dispose()
+    now = advance(server, 0)
+    advance(server, 1200 - now % 1200)
 
 
 @pytest.fixture(scope="module")
