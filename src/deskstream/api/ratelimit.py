@@ -176,8 +176,7 @@ class RateLimits:
         headers = getattr(request.state, HEADERS_KEY, None) or {}
         headers.update(
             {
-                bucket.header: f"total={window.limit}; remaining={window.remaining}; "
-                f"resets={window.resets}",
+                bucket.header: f"total={window.limit}; remaining={window.remaining}; resets={window.resets}",
                 "ratelimit-limit": str(window.limit),
                 "ratelimit-remaining": str(window.remaining),
                 "ratelimit-reset": str(window.resets),
