@@ -1,0 +1,237 @@
+"""SLA policies drive metric events through HTTP, on a simulated clock that the tests move.
+
+Every test uses its own tag in its policy's filter, so the tests share one server without sharing policies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import select
+
+from deskstream.clock import SimClock
+from deskstream.domain.timefmt import iso
+from deskstream.store import schema
+from tests.conftest import AGENT, END_USER, Server
+
+MINUTE = 60
+
+
+@pytest.fixture(scope="module")
+def sim(make_server: Callable[..., Server]) -> Server:
+    return make_server("--clock", "sim", "--rate-limit", "off")
+
+
+@pytest.fixture
+def admin(sim: Server) -> httpx.Client:
+    return sim.client()
+
+
+def now(admin: httpx.Client) -> int:
+    return int(admin.get("/_deskstream/clock").json()["now"])
+
+
+def advance(admin: httpx.Client, seconds: int) -> int:
+    return int(admin.post("/_deskstream/clock", json={"advance": seconds}).json()["now"])
+
+
+def policy(admin: httpx.Client, tag: str, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    body = {"title": f"Policy {tag}", "description": "test", "filter": {
+        "all": [{"field": "current_tags", "operator": "includes", "value": tag}], "any": []},
+        "policy_metrics": metrics}
+    created = admin.post("/api/v2/slas/policies", json={"sla_policy": body})
+    assert created.status_code == 201, created.text
+    return dict(created.json()["sla_policy"])
+
+
+def ticket(admin: httpx.Client, tag: str, priority: str = "urgent", **fields: Any) -> dict[str, Any]:
+    body = {"subject": "Help", "comment": {"body": "It broke."}, "priority": priority, "tags": [tag],
+            "requester": {"email": END_USER[0]}, **fields}
+    answer = admin.post("/api/v2/tickets", json={"ticket": body})
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json()["ticket"])
+
+
+def events(sim: Server, ticket_id: int) -> list[dict[str, Any]]:
+    """The ticket's metric events as stored (the export is read in its own tests below)."""
+    m = schema.ticket_metric_events
+    store = sim.store()
+    with store.read() as conn:
+        rows = conn.execute(select(m.c.json).where(m.c.ticket_id == ticket_id).order_by(m.c.id)).all()
+    store.dispose()
+    return [orjson.loads(r.json) for r in rows]
+
+
+def of(found: list[dict[str, Any]], metric: str, kind: str) -> list[dict[str, Any]]:
+    return [e for e in found if e["metric"] == metric and e["type"] == kind]
+
+
+FIRST_REPLY_10 = [{"priority": "urgent", "metric": "first_reply_time", "target": 10, "business_hours": False}]
+
+
+def test_an_urgent_ticket_under_a_policy_gets_apply_sla_with_the_policy_and_its_target(
+    sim: Server, admin: httpx.Client
+) -> None:
+    made = policy(admin, "sla_apply", FIRST_REPLY_10)
+    t = ticket(admin, "sla_apply")
+    applied = of(events(sim, t["id"]), "reply_time", "apply_sla")
+    assert len(applied) == 1
+    assert applied[0]["instance_id"] == 1 and applied[0]["time"] == t["created_at"]
+    assert applied[0]["sla"] == {"target": 10, "business_hours": False,
+                                 "policy": {"id": made["id"], "title": "Policy sla_apply", "description": "test"}}
+
+
+def test_a_ticket_no_policy_matches_gets_metric_events_but_no_apply_sla(sim: Server, admin: httpx.Client) -> None:
+    t = ticket(admin, "no_policy_here")
+    found = events(sim, t["id"])
+    assert {e["type"] for e in found} == {"measure", "activate"}
+    assert {e["metric"] for e in found if e["type"] == "activate"} == {
+        "agent_work_time", "reply_time", "requester_wait_time", "resolution_time"}
+
+
+def test_an_unanswered_ticket_breaches_at_the_exact_target_time_as_the_clock_passes_it(
+    sim: Server, admin: httpx.Client
+) -> None:
+    policy(admin, "sla_breach", FIRST_REPLY_10)
+    t = ticket(admin, "sla_breach")
+    advance(admin, 9 * MINUTE)
+    assert of(events(sim, t["id"]), "reply_time", "breach") == []
+    advance(admin, 2 * MINUTE)
+    breaches = of(events(sim, t["id"]), "reply_time", "breach")
+    assert len(breaches) == 1
+    assert breaches[0]["time"] == iso(t["generated_timestamp"] + 10 * MINUTE)
+    assert breaches[0]["deleted"] is False and breaches[0]["instance_id"] == 1
+
+
+def test_an_agent_public_reply_before_the_target_fulfills_and_no_breach_follows(
+    sim: Server, admin: httpx.Client
+) -> None:
+    policy(admin, "sla_fulfill", FIRST_REPLY_10)
+    t = ticket(admin, "sla_fulfill")
+    advance(admin, 4 * MINUTE)
+    agent = sim.client(AGENT)
+    assert agent.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"comment": {"body": "On it."}}}).status_code == 200
+    advance(admin, 30 * MINUTE)
+    found = events(sim, t["id"])
+    fulfilled = of(found, "reply_time", "fulfill")
+    assert [e["time"] for e in fulfilled] == [iso(t["generated_timestamp"] + 4 * MINUTE)]
+    assert of(found, "reply_time", "update_status")[0]["status"]["calendar"] == 4
+    assert of(found, "reply_time", "breach") == []
+
+
+def test_a_private_note_does_not_fulfill_the_first_reply(sim: Server, admin: httpx.Client) -> None:
+    policy(admin, "sla_private", FIRST_REPLY_10)
+    t = ticket(admin, "sla_private")
+    note = {"ticket": {"comment": {"body": "internal", "public": False}}}
+    assert admin.put(f"/api/v2/tickets/{t['id']}", json=note).status_code == 200
+    advance(admin, 11 * MINUTE)
+    found = events(sim, t["id"])
+    assert of(found, "reply_time", "fulfill") == [] and len(of(found, "reply_time", "breach")) == 1
+
+
+def test_pending_pauses_a_pausable_metric_so_it_breaches_later_by_the_paused_time(
+    sim: Server, admin: httpx.Client
+) -> None:
+    policy(admin, "sla_pause", [{"priority": "urgent", "metric": "agent_work_time", "target": 30}])
+    t = ticket(admin, "sla_pause")
+    start = t["generated_timestamp"]
+    advance(admin, 10 * MINUTE)
+    admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"status": "pending"}})
+    advance(admin, 60 * MINUTE)
+    found = events(sim, t["id"])
+    assert [e["time"] for e in of(found, "agent_work_time", "pause")] == [iso(start + 10 * MINUTE)]
+    assert of(found, "agent_work_time", "breach") == []
+    admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"status": "open"}})
+    advance(admin, 25 * MINUTE)
+    found = events(sim, t["id"])
+    resumed = start + 70 * MINUTE
+    assert iso(resumed) in [e["time"] for e in of(found, "agent_work_time", "activate")]
+    assert [e["time"] for e in of(found, "agent_work_time", "breach")] == [iso(resumed + 20 * MINUTE)]
+    assert of(found, "reply_time", "pause") == []  # reply time is not pausable
+
+
+def test_business_hours_targets_skip_nights_and_weekends(sim: Server, admin: httpx.Client) -> None:
+    zone = ZoneInfo("America/New_York")
+    today = datetime.fromtimestamp(now(admin), zone)
+    friday = (today + timedelta(days=(4 - today.weekday()) % 7 + 7)).replace(hour=16, minute=30, second=0)
+    admin.post("/_deskstream/clock", json={"set": int(friday.timestamp())})
+    policy(admin, "sla_business", [
+        {"priority": "urgent", "metric": "first_reply_time", "target": 60, "business_hours": True},
+        {"priority": "urgent", "metric": "requester_wait_time", "target": 60, "business_hours": False}])
+    t = ticket(admin, "sla_business")
+    advance(admin, 3 * 86_400)
+    found = events(sim, t["id"])
+    monday = (friday + timedelta(days=3)).replace(hour=9, minute=30)
+    assert [e["time"] for e in of(found, "reply_time", "breach")] == [iso(int(monday.timestamp()))]
+    assert [e["time"] for e in of(found, "requester_wait_time", "breach")] == [iso(int(friday.timestamp()) + 3600)]
+
+
+def test_lowering_the_priority_after_a_breach_undoes_it_with_deleted_true(sim: Server, admin: httpx.Client) -> None:
+    policy(admin, "sla_undo", FIRST_REPLY_10 + [
+        {"priority": "low", "metric": "first_reply_time", "target": 600, "business_hours": False}])
+    t = ticket(admin, "sla_undo")
+    advance(admin, 15 * MINUTE)
+    admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"priority": "low"}})
+    found = events(sim, t["id"])
+    assert [e["deleted"] for e in of(found, "reply_time", "breach")] == [True]
+    assert [e["sla"]["target"] for e in of(found, "reply_time", "apply_sla")] == [10, 600]
+
+
+def test_a_breach_is_a_system_update_in_incremental_tickets_and_in_no_audit(sim: Server, admin: httpx.Client) -> None:
+    policy(admin, "sla_system", FIRST_REPLY_10)
+    t = ticket(admin, "sla_system")
+    audits = admin.get(f"/api/v2/tickets/{t['id']}/audits").json()["audits"]
+    advance(admin, 11 * MINUTE)
+    advance(admin, 2 * MINUTE)  # past the export horizon
+    page = admin.get("/api/v2/incremental/tickets", params={"start_time": t["generated_timestamp"] + 1}).json()
+    exported = next(x for x in page["tickets"] if x["id"] == t["id"])
+    assert exported["generated_timestamp"] > t["generated_timestamp"]
+    assert exported["updated_at"] == t["updated_at"]
+    assert admin.get(f"/api/v2/tickets/{t['id']}/audits").json()["audits"] == audits
+    metric = admin.get("/api/v2/incremental/ticket_metric_events", params={"start_time": t["generated_timestamp"]})
+    mine = [e for e in metric.json()["ticket_metric_events"] if e["ticket_id"] == t["id"]]
+    assert [e["type"] for e in mine if e["metric"] == "reply_time"] == ["measure", "activate", "apply_sla", "breach"]
+
+
+def test_renaming_the_requester_is_a_system_update_of_the_ticket(sim: Server, admin: httpx.Client) -> None:
+    t = ticket(admin, "sla_rename")
+    advance(admin, 5 * MINUTE)
+    user_id = t["requester_id"]
+    admin.put(f"/api/v2/users/{user_id}", json={"user": {"name": f"Renamed {t['id']}"}})
+    shown = admin.get(f"/api/v2/tickets/{t['id']}").json()["ticket"]
+    assert shown["generated_timestamp"] == t["generated_timestamp"] + 5 * MINUTE
+    assert shown["updated_at"] == t["updated_at"]
+    assert len(admin.get(f"/api/v2/tickets/{t['id']}/audits").json()["audits"]) == 1
+
+
+def test_the_scheduler_writes_a_breach_when_nobody_writes(sim: Server, admin: httpx.Client) -> None:
+    policy(admin, "sla_scheduler", FIRST_REPLY_10)
+    t = ticket(admin, "sla_scheduler")
+    store = sim.store()
+    SimClock(store).advance(11 * MINUTE)  # moves the stored clock without the route's own breach pass
+    store.dispose()
+    deadline = time.monotonic() + 10
+    while not of(events(sim, t["id"]), "reply_time", "breach") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [e["time"] for e in of(events(sim, t["id"]), "reply_time", "breach")] == [
+        iso(t["generated_timestamp"] + 10 * MINUTE)]
+
+
+def test_several_server_processes_write_each_breach_once(make_server: Callable[..., Server]) -> None:
+    many = make_server("--clock", "sim", "--rate-limit", "off", "--workers", "3")
+    admin = many.client()
+    policy(admin, "sla_many", FIRST_REPLY_10)
+    made = [ticket(admin, "sla_many") for _ in range(5)]
+    store = many.store()
+    SimClock(store).advance(11 * MINUTE)
+    store.dispose()
+    time.sleep(3)
+    for t in made:
+        assert len(of(events(many, t["id"]), "reply_time", "breach")) == 1
