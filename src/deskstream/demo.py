@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from deskstream.clock import FixedClock
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
+from deskstream.domain.sla import parse_policy_input
 from deskstream.domain.tickets import CommentInput, TicketInput
 from deskstream.service import Actor, Desk
 from deskstream.store import Store
@@ -56,6 +57,20 @@ def create_accounts(desk: Desk) -> dict[str, int]:
 
 DEMO_TICKETS = 48
 
+#: The demo's SLA policy: targets in minutes per priority (agent work time in business hours), so that the history
+#: holds apply_sla, fulfill and breach metric events.
+DEMO_SLA = {
+    "title": "Standard support",
+    "description": "Demo targets by priority",
+    "filter": {"all": [{"field": "current_tags", "operator": "includes", "value": "demo"}], "any": []},
+    "policy_metrics": [
+        {"priority": priority, "metric": metric, "target": target * scale, "business_hours": metric == "agent_work_time"}
+        for priority, scale in (("urgent", 1), ("high", 4), ("normal", 8), ("low", 16))
+        for metric, target in (("first_reply_time", 30), ("next_reply_time", 60), ("requester_wait_time", 60),
+                               ("agent_work_time", 120))
+    ],
+}
+
 
 def seed(store: Store, now: int, tickets: int = DEMO_TICKETS, progress: Callable[[int], None] | None = None) -> int:
     """Create the demo accounts and a small history ending ten minutes before ``now``; returns tickets made."""
@@ -66,6 +81,7 @@ def seed(store: Store, now: int, tickets: int = DEMO_TICKETS, progress: Callable
     admin = Actor(ids["admin"], "admin", "web")
     agent = Actor(ids["agent"], "agent", "web")
     org = desk.people.create_organization(OrganizationInput(name="Example Corp", domain_names=["example.com"]))
+    desk.sla.create_policy(parse_policy_input(DEMO_SLA, creating=True))
     support = desk.people.create_group(GroupInput(name="Support"))["id"]
     billing = desk.people.create_group(GroupInput(name="Billing"))["id"]
     customers = [
@@ -78,6 +94,7 @@ def seed(store: Store, now: int, tickets: int = DEMO_TICKETS, progress: Callable
     step = (10 * 86_400 - 1200) // (tickets * 3)
     for i in range(tickets):
         clock.value += step
+        desk.sla.tick()  # the breaches the clock passed, as the server's scheduler writes them
         customer = Actor(rng.choice(customers), "end-user", rng.choice(["email", "web", "api"]))
         ticket = desk.tickets.create(
             TicketInput(
@@ -117,6 +134,7 @@ def seed(store: Store, now: int, tickets: int = DEMO_TICKETS, progress: Callable
     desk.tickets.delete(made[-1], admin)
     clock.value += 60
     desk.people.update_user(customers[1], UserInput(name="Customer One (renamed)"))
+    desk.sla.tick()
     with store.write() as conn:
         kv_set(conn, "demo.seeded", str(now))
     return len(made)
