@@ -40,7 +40,8 @@ def test_users_and_tokens_created_from_the_shell_authenticate(make_server: Calla
         response = httpx.get(f"{server.base_url}/api/v2/users/me", auth=auth, headers=headers)
         assert response.status_code == 200, auth
         assert (response.json()["user"]["email"], response.json()["user"]["role"]) == ("ops@example.com", "admin")
-    assert httpx.get(f"{server.base_url}/api/v2/users/me", auth=("ops@example.com/token", token + "x")).status_code == 401
+    wrong = httpx.get(f"{server.base_url}/api/v2/users/me", auth=("ops@example.com/token", token + "x"))
+    assert wrong.status_code == 401
 
 
 def test_a_duplicate_user_or_an_unknown_email_is_a_clean_usage_error(tmp_path: Path) -> None:

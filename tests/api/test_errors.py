@@ -159,10 +159,11 @@ def counts(server: Server) -> dict[str, int]:
 
 def send(client: httpx.Client, case: Case, ticket_id: int) -> httpx.Response:
     path = case.path.replace("{ticket}", str(ticket_id))
+    json_type = {"content-type": "application/json"}
     if case.body == "chunked":
-        return client.request(case.method, path, content=chunks(LIMIT + 1), headers={"content-type": "application/json"})
+        return client.request(case.method, path, content=chunks(LIMIT + 1), headers=json_type)
     if isinstance(case.body, bytes):
-        return client.request(case.method, path, content=case.body, headers={"content-type": "application/json"})
+        return client.request(case.method, path, content=case.body, headers=json_type)
     return client.request(case.method, path, json=case.body)
 
 

@@ -53,7 +53,8 @@ def count(server: Server, table: str, **where: Any) -> int:
 def test_a_created_ticket_has_every_field_of_seed_000_and_the_values_sent(admin: httpx.Client) -> None:
     ticket = create(admin, subject="Help", priority="high", type="incident", tags=["Billing", "vip"])
     assert SEED_000_TICKET_KEYS <= set(ticket)
-    assert (ticket["subject"], ticket["raw_subject"], ticket["description"]) == ("Help", "Help", "The printer is on fire")
+    assert (ticket["subject"], ticket["raw_subject"]) == ("Help", "Help")
+    assert ticket["description"] == "The printer is on fire"
     assert (ticket["priority"], ticket["type"], ticket["status"]) == ("high", "incident", "new")
     assert ticket["tags"] == ["billing", "vip"]
     assert ticket["requester_id"] == ticket["submitter_id"] == admin.get("/api/v2/users/me").json()["user"]["id"]
@@ -242,7 +243,8 @@ def test_update_many_stamps_every_ticket_in_one_second_and_reports_a_job_status(
 
 def test_update_many_with_one_missing_ticket_changes_none_of_them(admin: httpx.Client) -> None:
     ticket = create(admin)
-    response = admin.put(f"/api/v2/tickets/update_many?ids={ticket['id']},987654321", json={"ticket": {"status": "hold"}})
+    ids = f"{ticket['id']},987654321"
+    response = admin.put(f"/api/v2/tickets/update_many?ids={ids}", json={"ticket": {"status": "hold"}})
     assert response.status_code == 404
     assert admin.get(f"/api/v2/tickets/{ticket['id']}").json()["ticket"]["status"] == "new"
 
