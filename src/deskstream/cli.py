@@ -123,6 +123,20 @@ def serve(**options: Any) -> None:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 
 
+@cli.command()
+@click.option("--db", envvar="DESKSTREAM_DB", default=None, help="Database URL.", show_default=DEFAULT_HINT)
+@click.option("--tickets", type=click.IntRange(1), default=5000, show_default=True, help="How many tickets.")
+@click.option("--days", type=click.IntRange(1), default=90, show_default=True, help="Days of history, ending now.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same history.")
+def generate(db: str | None, tickets: int, days: int, seed: int) -> None:
+    """Generate a realistic history (tickets' lifecycles, SLA breaches, storms, deletes, system updates)."""
+    from deskstream.generate.report import generate_with_progress, summary_table
+
+    store = Store(db or default_db_url())
+    store.migrate()
+    console.print(summary_table(generate_with_progress(console, store, tickets, days, seed)))
+
+
 def _desk(db: str | None) -> Desk:
     store = Store(db or default_db_url())
     store.migrate()

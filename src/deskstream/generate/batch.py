@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -108,14 +108,17 @@ class BatchWriter(Writer):
         self.flush(reopen=False)
 
     @contextmanager
-    def outside(self) -> Iterator[None]:
-        """Let a service write in its own transaction: flush and commit first, forget what it may change after."""
+    def outside(self, records: Iterable[tuple[str, int]] = (), tickets: Iterable[int] = ()) -> Iterator[None]:
+        """Let a service write in its own transaction: flush and commit first, then forget the ``records``
+        (table, id) and ``tickets`` it changes, and the SLA policies."""
         self.flush(reopen=False)
         try:
             yield
         finally:
-            self._tickets.clear()
-            self._records.clear()
+            for key in records:
+                self._records.pop(key, None)
+            for ticket_id in tickets:
+                self._tickets.pop(ticket_id, None)
             self._policies = None
             self._begin()
 

@@ -79,6 +79,8 @@ class Account:
     organizations: list[int] = field(default_factory=list)
     #: Accounts that file no tickets and get deleted as spam.
     spam: list[int] = field(default_factory=list)
+    #: Tags on every ticket (the demo marks its tickets ``demo``).
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -144,7 +146,7 @@ class Lifecycles:
         data: dict[str, Any] = {
             "subject": rng.choice(subjects),
             "comment": CommentInput(body=catalog.text(rng, catalog.CUSTOMER_LINES, rng.randint(1, 3))),
-            "tags": [tag] + (["vip"] if rng.random() < 0.05 else []),
+            "tags": [tag, *self.account.tags] + (["vip"] if rng.random() < 0.05 else []),
         }
         if state.channel == "chat":
             self._pick_agent(state)
@@ -153,7 +155,7 @@ class Lifecycles:
                         priority="normal", type="question")
         elif state.channel == "api":
             actor = Actor(self.account.integration, "agent", "api")
-            data.update(requester_id=state.requester, tags=[tag, "api_created"])
+            data.update(requester_id=state.requester, tags=[*data["tags"], "api_created"])
         else:
             actor = Actor(state.requester, "end-user", state.channel)
             if rng.random() < 0.05:

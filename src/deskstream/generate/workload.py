@@ -100,10 +100,12 @@ def generate(
     progress: Callable[[int], None] | None = None,
     agent_ids: Sequence[int] = (),
     customer_ids: Sequence[int] = (),
+    tags: Sequence[str] = (),
 ) -> Summary:
     """Write ``tickets`` tickets' history over the ``days`` ending at ``end`` (default: ten minutes ago).
 
-    ``progress`` is called with the number of tickets just created.
+    ``progress`` is called with the number of tickets just created; ``tags`` go on every ticket. SLA policies
+    are made when the database has none (:data:`SLA_POLICIES`).
     """
     started = time.perf_counter()
     end = end if end is not None else int(time.time()) - 600
@@ -114,6 +116,7 @@ def generate(
     w = BatchWriter(store)
     try:
         account = _make_account(desk, w, rng, tickets, agent_ids, customer_ids)
+        account.tags = list(tags)
         run = _Run(desk, w, rng, clock, account, start, end, progress)
         run.schedule(tickets)
         run.loop()
@@ -259,7 +262,7 @@ class _Run:
                 group_id=group,
                 priority="high",
                 type="incident",
-                tags=["outage", f"outage_{len(self.storms) + 1}"],
+                tags=["outage", f"outage_{len(self.storms) + 1}", *self.account.tags],
             )
             for _ in range(size)
         ]
@@ -291,17 +294,18 @@ class _Run:
     def rename_customer(self, t: int, _: object) -> None:
         """A customer changes their name: every ticket that shows them gets a system update."""
         user_id = self.account.customers[int(len(self.account.customers) * self.rng.random() ** 2)]
-        with self.w.outside():
+        with self.w.outside([("users", user_id)], self.w.ticket_ids_showing(user_id=user_id)):
             self.desk.people.update_user(user_id, UserInput(name=catalog.person_name(self.rng) + " (renamed)"))
 
     def rename_org(self, t: int, _: object) -> None:
         org = self.rng.choice(self.account.organizations)
-        with self.w.outside():
+        with self.w.outside([("organizations", org)], self.w.ticket_ids_showing(organization_id=org)):
             self.desk.people.update_record(
                 "organizations", org, OrganizationInput(name=catalog.company_name(self.rng, 100_000 + org))
             )
 
     def delete_customer(self, t: int, _: object) -> None:
         """A spam account is deleted (the users export shows it with ``active: false``)."""
-        with self.w.outside():
-            self.desk.people.delete_user(self.account.spam.pop())
+        user_id = self.account.spam.pop()
+        with self.w.outside([("users", user_id)]):
+            self.desk.people.delete_user(user_id)
