@@ -110,7 +110,7 @@ class BatchWriter(Writer):
     @contextmanager
     def outside(self, records: Iterable[tuple[str, int]] = (), tickets: Iterable[int] = ()) -> Iterator[None]:
         """Let a service write in its own transaction: flush and commit first, then forget the ``records``
-        (table, id) and ``tickets`` it changes, and the SLA policies."""
+        (table, id) and the ``tickets`` it changes (counted as system updates), and the SLA policies."""
         self.flush(reopen=False)
         try:
             yield
@@ -119,6 +119,7 @@ class BatchWriter(Writer):
                 self._records.pop(key, None)
             for ticket_id in tickets:
                 self._tickets.pop(ticket_id, None)
+                self.counts["system_updates"] += 1
             self._policies = None
             self._begin()
 

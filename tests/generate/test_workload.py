@@ -1,0 +1,132 @@
+"""The generator: reproducible for a seed, and its history obeys the domain's invariants."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from deskstream.generate import Summary
+from deskstream.store import Store
+from tests.generate.conftest import END, exported, generated, items, rows
+
+History = tuple[Store, Summary]
+
+
+def test_the_same_seed_and_end_give_the_same_exported_bytes(tmp_path: Path, history: History) -> None:
+    again, _ = generated(tmp_path / "again.db")
+    assert exported(again) == exported(history[0])
+
+
+def test_another_seed_gives_another_history(tmp_path: Path, history: History) -> None:
+    other, _ = generated(tmp_path / "other.db", seed=6)
+    assert exported(other) != exported(history[0])
+
+
+def test_it_makes_the_tickets_asked_for_within_the_period(history: History) -> None:
+    store, summary = history
+    assert summary.counts["tickets"] == 400
+    (first, last), = rows(store, "SELECT min(created_at), max(generated_timestamp) FROM tickets")
+    assert END - 21 * 86_400 <= first and last < END
+    (latest,), = rows(store, "SELECT max(timestamp) FROM ticket_events")
+    assert latest < END
+
+
+def test_every_ticket_version_with_an_audit_has_that_audit_for_the_same_ticket(history: History) -> None:
+    orphans = rows(
+        history[0],
+        "SELECT v.ticket_id, v.version FROM ticket_versions v LEFT JOIN ticket_events e ON e.id = v.audit_id "
+        "WHERE v.audit_id IS NOT NULL AND (e.id IS NULL OR e.ticket_id != v.ticket_id)",
+    )
+    assert orphans == []
+
+
+def test_every_audit_is_exactly_one_version_of_its_ticket(history: History) -> None:
+    counts = rows(
+        history[0],
+        "SELECT e.id, count(v.version) FROM ticket_events e LEFT JOIN ticket_versions v ON v.audit_id = e.id "
+        "GROUP BY e.id HAVING count(v.version) != 1",
+    )
+    assert counts == []
+
+
+def test_the_current_ticket_row_is_its_last_version(history: History) -> None:
+    stale = rows(
+        history[0],
+        "SELECT t.id FROM tickets t JOIN ticket_versions v ON v.ticket_id = t.id AND v.version = t.version "
+        "WHERE v.json != t.json OR v.version != (SELECT max(version) FROM ticket_versions WHERE ticket_id = t.id)",
+    )
+    (total,), = rows(history[0], "SELECT count(*) FROM tickets t JOIN ticket_versions v "
+                                 "ON v.ticket_id = t.id AND v.version = t.version")
+    assert stale == [] and total == 400
+
+
+def test_ids_increase_with_time_as_zendesk_ids_do(history: History) -> None:
+    for table, time in (("ticket_events", "timestamp"), ("tickets", "created_at")):
+        ids = [r[0] for r in rows(history[0], f"SELECT id FROM {table} ORDER BY {time}, id")]
+        assert ids == sorted(ids), table
+
+
+def test_system_updates_move_generated_timestamp_past_updated_at_without_an_audit(history: History) -> None:
+    store, summary = history
+    (silent,), = rows(store, "SELECT count(*) FROM ticket_versions WHERE audit_id IS NULL")
+    assert silent == summary.counts["system_updates"] > 0
+    assert rows(store, "SELECT count(*) FROM tickets WHERE generated_timestamp < updated_at")[0][0] == 0
+    assert rows(store, "SELECT count(*) FROM tickets WHERE generated_timestamp > updated_at")[0][0] > 0
+
+
+def test_the_history_has_lifecycles_channels_comments_and_deletes(history: History) -> None:
+    store, summary = history
+    statuses = Counter(r[0] for r in rows(store, "SELECT status FROM tickets"))
+    assert {"closed", "solved", "deleted"} <= set(statuses)
+    channels = {t["via"]["channel"] for t in items(store, "SELECT json FROM tickets")}
+    assert {"email", "web", "api", "chat"} <= channels
+    public = Counter(r[0] for r in rows(store, "SELECT public FROM comments"))
+    assert public[1] > 0 and public[0] > 0
+    assert summary.deleted == statuses["deleted"] > 0
+    changes = [
+        child
+        for event in items(store, "SELECT json FROM ticket_events")
+        for child in event["child_events"]
+        if child["event_type"] == "Change"
+    ]
+    fields = ("status", "priority", "assignee_id", "group_id", "tags", "email_cc_ids")
+    assert all(any(field in child for child in changes) for field in fields)
+    moves = Counter((c["previous_value"], c["status"]) for c in changes if "status" in c)
+    for move in (("new", "open"), ("open", "pending"), ("pending", "open"), ("open", "solved"),
+                 ("solved", "open"), ("solved", "closed"), ("new", "deleted")):
+        assert moves[move] > 0, move
+
+
+def test_a_bulk_change_stamps_many_tickets_in_one_second(history: History) -> None:
+    store, summary = history
+    (busiest,), = rows(store, "SELECT max(n) FROM (SELECT count(*) AS n FROM ticket_events GROUP BY timestamp)")
+    assert busiest >= max(summary.storms) == 100
+
+
+def test_metric_events_form_valid_sequences_per_ticket_and_metric(history: History) -> None:
+    store, summary = history
+    events = items(store, "SELECT json FROM ticket_metric_events ORDER BY id")
+    assert len(events) == summary.counts["metric_events"] > 0
+    tickets = {r[0] for r in rows(store, "SELECT id FROM tickets")}
+    series: dict[tuple[int, str], list[dict[str, object]]] = defaultdict(list)
+    for event in events:
+        assert event["ticket_id"] in tickets
+        assert set(event) >= {"id", "instance_id", "metric", "ticket_id", "time", "type"}
+        series[(event["ticket_id"], event["metric"])].append(event)
+    kinds = Counter(e["type"] for e in events)
+    assert kinds["apply_sla"] > 0 and kinds["breach"] > 0 and kinds["fulfill"] > 0
+    for (ticket, metric), found in series.items():
+        assert found[0]["type"] == "measure" and found[0]["instance_id"] == 0, (ticket, metric)
+        instances = [e["instance_id"] for e in found]
+        assert instances == sorted(instances), (ticket, metric)
+        for number in set(instances) - {0}:
+            these = [e for e in found if e["instance_id"] == number]
+            assert these[0]["type"] == "activate", (ticket, metric, number)
+            applied = [e for e in these if e["type"] == "apply_sla"]
+            breaches = [e for e in these if e["type"] == "breach"]
+            assert len([b for b in breaches if not b["deleted"]]) <= 1
+            for event in these:
+                assert ("sla" in event) == (event["type"] == "apply_sla")
+                assert ("status" in event) == (event["type"] == "update_status")
+            for breach in breaches:
+                assert applied and breach["time"] >= applied[0]["time"]
