@@ -45,10 +45,11 @@ def link(request: Request, updates: Mapping[str, str], drop: Sequence[str] = ())
     """This request's URL (scheme and Host as the client sent them) with ``updates`` set and ``drop`` removed."""
     pairs: list[tuple[str, str]] = []
     for name, value in request.query_params.multi_items():
-        if name in drop or (name in updates and any(name == seen for seen, _ in pairs)):
-            continue
-        pairs.append((name, updates.get(name, value)))
-    pairs += [(name, value) for name, value in updates.items() if name not in request.query_params]
+        if name not in drop and name not in updates:
+            pairs.append((name, value))
+        elif name in updates and name not in drop and all(name != seen for seen, _ in pairs):
+            pairs.append((name, updates[name]))
+    pairs += [(name, value) for name, value in updates.items() if all(name != seen for seen, _ in pairs)]
     return f"{base_url(request)}{request.url.path}?{urlencode(pairs, quote_via=quote, safe='[],')}"
 
 
@@ -99,9 +100,9 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
     page, loaded = EMPTY, sideloads.Sideloaded([])
     if servable:
         with desk.store.read() as conn:
-            page = time_page(
-                conn, _selection(request, stream, includes), start, visible_until(now), per_page, _split_ties(request)
-            )
+            # A sample has no next page to stall on, so it is cut at 50 even inside a second.
+            split_ties = sample or _split_ties(request)
+            page = time_page(conn, _selection(request, stream, includes), start, visible_until(now), per_page, split_ties)
             loaded = _sideload(conn, stream, page, includes)
     end_time = page.last.time if page.last else start
     meta = {
