@@ -1,0 +1,231 @@
+"""Ticket export throughput and page latency, over HTTP and against the in-process limit measured in the same run.
+
+- ``export_{time,cursor}_inprocess``: tickets/s following the whole export page by page in process (the same range
+  scan, framing and URL-base replacement the server does, no HTTP): the limit the HTTP figures are set against.
+- ``export_{time,cursor}_http``: tickets/s following ``next_page`` / ``after_url`` (pages of 1000) from a
+  ``deskstream serve`` process (uvicorn) with an httpx client that reads only what it needs to follow a page.
+- ``export_page_{p50,p99}_ms_{small,large}``: latency of one time-based HTTP page of 1000 at random start times,
+  at the small and the large table size; the large figure's ``limit`` is the small one, so ``ratio`` shows whether
+  page cost grows with the table (it must not).
+
+The store is filled directly (no history): N tickets of realistic stored JSON (~1.4 KB, the full Zendesk ticket
+object) spread over 30 days, with a few same-second storms.
+
+    python bench/export_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
+
+from deskstream import demo
+from deskstream.clock import FixedClock
+from deskstream.domain.tickets import blank_ticket
+from deskstream.domain.timefmt import iso
+from deskstream.export.cursor import Position
+from deskstream.export.framing import frame
+from deskstream.export.pages import Page, cursor_page, time_page
+from deskstream.export.streams import STREAMS, Selection
+from deskstream.service import Desk
+from deskstream.store import Store, schema
+from deskstream.store.schema import URL_BASE
+from deskstream.store.writer import ticket_row
+
+Result = dict[str, Any]
+END = 1_700_000_000  # the newest generated_timestamp: far behind the horizon
+PER_PAGE = 1000
+TICKETS = Selection(STREAMS["tickets"])
+#: mode → (small table, large table, latency samples per size)
+MODES = {"quick": (5_000, 20_000, 30), "full": (10_000, 100_000, 100)}
+
+
+def result(value: float, unit: str, limit: float | None = None) -> Result:
+    return {"value": round(value, 3), "unit": unit, "limit": limit and round(limit, 3),
+            "ratio": round(value / limit, 3) if limit else None}
+
+
+def ticket_json(ticket_id: int, ts: int, rng: random.Random) -> dict[str, Any]:
+    """A ticket as the service stores it, about 1.4 KB serialized."""
+    t = blank_ticket(ticket_id, ts - rng.randrange(86_400), rng.choice(["web", "email", "api"]))
+    requester = rng.randrange(1, 5000)
+    t.update(
+        subject=f"Order {ticket_id} arrived damaged, please advise on a replacement",
+        raw_subject=f"Order {ticket_id} arrived damaged, please advise on a replacement",
+        description="Hello, the parcel arrived yesterday and the item inside was broken. " * 3,
+        status=rng.choice(["new", "open", "pending", "hold", "solved", "closed"]),
+        priority=rng.choice(["low", "normal", "high", "urgent"]),
+        type=rng.choice(["question", "incident", "problem", "task"]),
+        requester_id=requester, submitter_id=requester, assignee_id=rng.randrange(1, 50),
+        assignee_email="agent@example.com", group_id=rng.randrange(1, 10), organization_id=rng.randrange(1, 300),
+        requester={"id": requester, "name": f"Customer {requester}", "email": f"c{requester}@example.org"},
+        tags=["shipping", "damaged", rng.choice(["vip", "standard"])],
+        custom_fields=[{"id": 360001, "value": "replacement"}, {"id": 360002, "value": None}],
+        updated_at=iso(ts), updated_stamp=iso(ts), generated_timestamp=ts,
+    )
+    t["fields"] = t["custom_fields"]
+    t["_updated_ts"], t["_created_ts"] = ts, ts - 3600
+    return t
+
+
+def fill(store: Store, n: int, seed: int = 1) -> None:
+    """``n`` tickets over 30 days before END, with a same-second storm (up to 1,500) every 20,000 tickets."""
+    rng = random.Random(seed)
+    times = sorted(END - rng.randrange(30 * 86_400) for _ in range(n))
+    storm = min(1500, n // 50)
+    for i in range(0, n, 20_000):
+        times[i : i + storm] = [times[i]] * len(times[i : i + storm])
+    with store.write() as conn:
+        for start in range(0, n, 5000):
+            rows = [ticket_row(ticket_json(i + 1, times[i], rng), 1, times[i] - 3600, None)
+                    for i in range(start, min(n, start + 5000))]
+            conn.execute(insert(schema.tickets), rows)
+    demo.create_accounts(Desk(store, FixedClock(END)))
+
+
+def in_process(store: Store, kind: str, base: str) -> float:
+    """Tickets/s following the whole export in process: range scan, framing, URL base, as the server builds pages."""
+    placeholder, host = URL_BASE.encode(), base.encode()
+    served, start, position = 0, 0, Position(0, 0)
+    started = time.perf_counter()
+    with store.read() as conn:
+        while True:
+            page: Page = (time_page(conn, TICKETS, start, END, PER_PAGE) if kind == "time"
+                          else cursor_page(conn, TICKETS, position, END, PER_PAGE))
+            body = frame("tickets", page.items, {"count": page.count, "end_time": start, "next_page": base,
+                                                 "end_of_stream": page.end_of_stream})
+            body.replace(placeholder, host)
+            served += page.count
+            if page.end_of_stream or page.last is None:
+                break
+            start, position = page.last.time, page.last
+    return served / (time.perf_counter() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(db: str) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
+    command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("deskstream serve did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _tail_string(body: bytes, key: bytes) -> str:
+    """A string value from the answer's tail (where the links are), without parsing 1.4 MB of tickets."""
+    at = body.rindex(b'"' + key + b'":"') + len(key) + 4
+    return body[at : body.index(b'"', at)].decode()
+
+
+def over_http(client: httpx.Client, kind: str) -> tuple[float, list[float]]:
+    """Tickets/s following one export from the start, and each page's latency in ms."""
+    url = "/api/v2/incremental/tickets?start_time=0" if kind == "time" else "/api/v2/incremental/tickets/cursor?start_time=0"
+    link = b"next_page" if kind == "time" else b"after_url"
+    served, latencies = 0, []
+    started = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        body = client.get(url).content
+        latencies.append((time.perf_counter() - t0) * 1000)
+        served += body.count(b'"generated_timestamp":')
+        if body.endswith(b'"end_of_stream":true}'):
+            break
+        url = _tail_string(body, link)
+    return served / (time.perf_counter() - started), latencies
+
+
+def page_latency(client: httpx.Client, samples: int, rng: random.Random) -> list[float]:
+    """Latency (ms) of single time-based pages of 1000 at random start times."""
+    out = []
+    for _ in range(samples):
+        start = END - rng.randrange(30 * 86_400)
+        t0 = time.perf_counter()
+        response = client.get("/api/v2/incremental/tickets", params={"start_time": start})
+        out.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def run(quick: bool) -> dict[str, Result]:
+    small, large, samples = MODES["quick" if quick else "full"]
+    results: dict[str, Result] = {}
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
+        for label, n in (("small", small), ("large", large)):
+            db = f"sqlite:///{Path(tmp) / f'export-{n}.db'}"
+            store = Store(db)
+            store.migrate()
+            fill(store, n)
+            with serve(db) as base, httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {demo.ADMIN_TOKEN}"}, timeout=60
+            ) as client:
+                client.get("/api/v2/users/me")  # the first request verifies the token (argon2): not a page's cost
+                latencies = page_latency(client, samples, rng)
+                for stat in ("p50", "p99"):
+                    value = percentile(latencies, 50 if stat == "p50" else 99)
+                    limit = results[f"export_page_{stat}_ms_small"]["value"] if label == "large" else None
+                    results[f"export_page_{stat}_ms_{label}"] = result(value, f"ms/page of 1000 @{n // 1000}k", limit)
+                if label == "large":
+                    for kind in ("time", "cursor"):
+                        limit = max(in_process(store, kind, base) for _ in range(2))
+                        rate, _ = over_http(client, kind)
+                        unit = f"tickets/s @{n // 1000}k"
+                        results[f"export_{kind}_inprocess"] = result(limit, unit)
+                        results[f"export_{kind}_http"] = result(rate, unit, limit)
+            store.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller tables (5k/20k), fewer samples")
+    args = parser.parse_args()
+    results = run(args.quick)
+    width = max(len(name) for name in results)
+    print(f"{'benchmark':<{width}}  {'value':>12}  {'unit':<26}  {'limit':>12}  {'ratio':>6}")
+    for name, r in results.items():
+        limit = "" if r["limit"] is None else f"{r['limit']:,.1f}"
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        print(f"{name:<{width}}  {r['value']:>12,.1f}  {r['unit']:<26}  {limit:>12}  {ratio:>6}")
+
+
+if __name__ == "__main__":
+    main()
