@@ -108,7 +108,8 @@ def parse_policy_input(data: Any, creating: bool) -> PolicyInput:
     for metric in policy.policy_metrics or []:
         key = (metric.priority, metric.metric)
         if key in seen:
-            raise Unprocessable.field("policy_metrics", f"Policy metrics: {metric.metric} is set twice for {metric.priority}")
+            message = f"Policy metrics: {metric.metric} is set twice for {metric.priority}"
+            raise Unprocessable.field("policy_metrics", message)
         seen.add(key)
     return policy
 

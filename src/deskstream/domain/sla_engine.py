@@ -223,7 +223,9 @@ class Engine:
         inst.since = None
 
     # targets --------------------------------------------------------------------------------------------------------
-    def _apply(self, state: SlaState, policy: dict[str, Any] | None, priority: str | None, now: int, out: Outcome) -> None:
+    def _apply(
+        self, state: SlaState, policy: dict[str, Any] | None, priority: str | None, now: int, out: Outcome
+    ) -> None:
         """Apply (or re-apply, or remove) the policy's targets on every open instance, then recompute deadlines.
 
         A breach stands while the time run is over the target; a new target above it (or none) undoes it.

@@ -51,7 +51,8 @@ class SlaService(ServiceBase):
             positions = [p["position"] for p in w.load_sla_policies()]
             position = data.position or (max(positions, default=0) + 1)
             policy = rules.new_policy(w.allocate("sla_policies"), data, now, position)
-            w.insert_record("sla_policies", {"id": policy["id"], **self._columns(policy, now), "created_at": now}, policy)
+            values = {"id": policy["id"], **self._columns(policy, now), "created_at": now}
+            w.insert_record("sla_policies", values, policy)
             return policy
 
     def update_policy(self, policy_id: int, data: PolicyInput) -> dict[str, Any]:

@@ -32,7 +32,8 @@ def list_policies(request: Request, desk: DeskDep, _: Agent) -> Response:
 @router.post("/policies", status_code=201)
 def create_policy(request: Request, desk: DeskDep, _: Admin, body: Any = Body(...)) -> Response:
     policy = desk.sla.create_policy(parse_policy_input(_policy(body), creating=True))
-    return json_response(request, {"sla_policy": policy}, 201, {"Location": f"/api/v2/slas/policies/{policy['id']}.json"})
+    location = {"Location": f"/api/v2/slas/policies/{policy['id']}.json"}
+    return json_response(request, {"sla_policy": policy}, 201, location)
 
 
 @router.put("/policies/reorder")
