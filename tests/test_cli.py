@@ -6,11 +6,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
-from conftest import Server
 from deskstream.store import Store
+
+if TYPE_CHECKING:
+    from conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 
 def deskstream(*args: str) -> subprocess.CompletedProcess[str]:

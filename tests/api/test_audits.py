@@ -6,16 +6,21 @@ The time rules run on a ``--clock sim`` server whose stored clock this test move
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 import pytest
 from sqlalchemy import select
 
-from conftest import ADMIN, Server
+from deskstream import demo
 from deskstream.clock import SimClock
 from deskstream.store import schema
+
+if TYPE_CHECKING:
+    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+
+ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
 
 
 def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import Server
 from deskstream import demo
 from deskstream.store import schema
+
+if TYPE_CHECKING:
+    from conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 UNAUTHENTICATED = {"error": "Couldn't authenticate you"}
 FORBIDDEN = {

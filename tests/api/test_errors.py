@@ -7,14 +7,16 @@ named in ``details``). After every row the database's row counts are what they w
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from conftest import Server
 from deskstream.store import schema
+
+if TYPE_CHECKING:
+    from conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 LIMIT = 1_048_576  # the default max_body_bytes
 MISSING = 987_654_321

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from conftest import ADMIN, AGENT, END_USER, Server
+from deskstream import demo
+
+if TYPE_CHECKING:
+    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+
+ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
+AGENT = (demo.AGENT_EMAIL, demo.PASSWORD)
+END_USER = (demo.USER_EMAIL, demo.PASSWORD)
+
 
 _serial = itertools.count()
 
