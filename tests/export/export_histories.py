@@ -1,12 +1,18 @@
 """Histories written through the real services into a real SQLite store, in process, for the page-building tests.
 
+(Not a conftest.py: test modules elsewhere import ``conftest`` by name, and a second one here would shadow it.)
+
 Times are stamped by a :class:`FixedClock` that the history moves, long before the wall clock, so that every
 change is past the one-minute horizon unless a test says otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
 
 from deskstream.clock import FixedClock
 from deskstream.domain.people import UserInput
@@ -58,3 +64,11 @@ def new_history(url: str, start: int = T0) -> History:
     return History(store, desk, clock, Actor(admin["id"], "admin", "api"))
 
 
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[History]:
+    """A desk on a fresh SQLite file (import this fixture into a test module to use it)."""
+    h = new_history(f"sqlite:///{tmp_path / 'export.db'}")
+    yield h
+    h.store.dispose()

@@ -8,7 +8,7 @@ from deskstream.export.cursor import Position
 from deskstream.export.pages import cursor_page, page_before, time_page
 from deskstream.export.streams import STREAMS, Selection
 
-from export_histories import T0, History
+from export_histories import T0, History, history  # noqa: F401  (the fixture)
 
 TICKETS = Selection(STREAMS["tickets"])
 FAR = T0 + 10**6
