@@ -153,7 +153,7 @@ def _tail_string(body: bytes, key: bytes) -> str:
 
 def over_http(client: httpx.Client, kind: str) -> tuple[float, list[float]]:
     """Tickets/s following one export from the start, and each page's latency in ms."""
-    url = "/api/v2/incremental/tickets?start_time=0" if kind == "time" else "/api/v2/incremental/tickets/cursor?start_time=0"
+    url = f"/api/v2/incremental/tickets{'' if kind == 'time' else '/cursor'}?start_time=0"
     link = b"next_page" if kind == "time" else b"after_url"
     served, latencies = 0, []
     started = time.perf_counter()

@@ -14,6 +14,7 @@ from deskstream.exceptions import BadRequest
 
 #: Largest value a stored time or id may take (64-bit signed columns); anything larger cannot be a position.
 MAX_VALUE = 2**63 - 1
+_INVALID = "The cursor is not valid: use after_cursor from a previous page"
 
 
 class Position(NamedTuple):
@@ -37,7 +38,7 @@ def decode_cursor(cursor: str) -> Position:
             raise ValueError(raw)
         position = Position(int(time_part[:-2]), int(id_part))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("The cursor is not valid: use after_cursor from a previous page", error="InvalidCursor") from None
+        raise BadRequest(_INVALID, error="InvalidCursor") from None
     if not (0 <= position.time <= MAX_VALUE and 0 <= position.id <= MAX_VALUE):
-        raise BadRequest("The cursor is not valid: use after_cursor from a previous page", error="InvalidCursor")
+        raise BadRequest(_INVALID, error="InvalidCursor")
     return position

@@ -60,7 +60,7 @@ def parse_flag(raw: str | None) -> bool:
 
 
 def parse_includes(raw: str | None) -> frozenset[str]:
-    """``include=users,groups`` (also repeated or space-separated) → the names; unknown names are kept, callers ignore them."""
+    """``include=users,groups`` (or space-separated) → the names; unknown names are kept, callers ignore them."""
     if not raw:
         return frozenset()
     return frozenset(part.strip() for part in re.split(r"[,\s]+", raw) if part.strip())

@@ -71,7 +71,8 @@ def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str]) 
                 fields["metric_set"] = fold.metric_set(ticket)
         out.items = [splice(item, fields) for item, fields in zip(items, extra)]
     if "users" in wanted:
-        ids = [t.get(k) for t in tickets for k in _USER_KEYS] + [i for t in tickets for k in _USER_LISTS for i in t.get(k) or []]
+        ids = [t.get(k) for t in tickets for k in _USER_KEYS]
+        ids += [i for t in tickets for k in _USER_LISTS for i in t.get(k) or []]
         out.arrays["users"] = _records(conn, "users", ids)
     if "groups" in wanted:
         out.arrays["groups"] = _records(conn, "groups", (t.get("group_id") for t in tickets))

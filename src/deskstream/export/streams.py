@@ -74,7 +74,8 @@ def statement(selection: Selection, shape: Shape) -> TextClause:
     sql = {
         Shape.FROM_TIME: f"{head}{t} >= :start AND {t} <= :until{extra}{order} LIMIT :limit",
         Shape.AFTER: f"{head}({t}, id) > (:time, :id) AND {t} <= :until{extra}{order} LIMIT :limit",
-        Shape.BEFORE: f"{head}({t}, id) < (:time, :id) AND {t} >= :start{extra} ORDER BY {t} DESC, id DESC LIMIT :limit",
+        Shape.BEFORE: f"{head}({t}, id) < (:time, :id) AND {t} >= :start{extra}"
+        f" ORDER BY {t} DESC, id DESC LIMIT :limit",
         Shape.REST_OF_SECOND: f"{head}{t} = :time AND id > :id{extra} ORDER BY id",
         Shape.NEXT_SECOND: f"SELECT {t} FROM {s.table} WHERE {t} > :time AND {t} <= :until{extra}{order} LIMIT 1",
     }[shape]

@@ -102,7 +102,8 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
         with desk.store.read() as conn:
             # A sample has no next page to stall on, so it is cut at 50 even inside a second.
             split_ties = sample or _split_ties(request)
-            page = time_page(conn, _selection(request, stream, includes), start, visible_until(now), per_page, split_ties)
+            selection = _selection(request, stream, includes)
+            page = time_page(conn, selection, start, visible_until(now), per_page, split_ties)
             loaded = _sideload(conn, stream, page, includes)
     end_time = page.last.time if page.last else start
     meta = {
