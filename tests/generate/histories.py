@@ -1,4 +1,7 @@
-"""A small generated history on a real SQLite file, shared by the generator's tests, and how to read it back."""
+"""A small generated history on a real SQLite file, shared by the generator's tests, and how to read it back.
+
+(Not a conftest.py: test modules elsewhere import ``conftest`` by name, and a second one here would shadow it.)
+"""
 
 from __future__ import annotations
 

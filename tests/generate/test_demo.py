@@ -14,7 +14,7 @@ import pytest
 
 from deskstream import demo
 from tests.conftest import ADMIN, Server, free_port
-from tests.generate.conftest import rows
+from tests.generate.histories import rows
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from deskstream.generate import Summary
 from deskstream.store import Store
-from tests.generate.conftest import END, exported, generated, items, rows
+from tests.generate.histories import END, exported, generated, history, items, rows  # noqa: F401 (a fixture)
 
 History = tuple[Store, Summary]
 
