@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from deskstream.domain.audits import Audit
@@ -124,8 +124,23 @@ class BatchWriter(Writer):
             self._begin()
 
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(schema.metadata.tables[table]), rows)
+        """``executemany`` straight to the driver: SQLAlchemy's per-row parameter handling cost more than SQLite."""
+        if not rows:
+            return
+        quote = self.conn.dialect.identifier_preparer.quote
+        positional = self.conn.dialect.paramstyle in ("qmark", "format")
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_columns.setdefault(tuple(row), []).append(row)
+        for columns, same in by_columns.items():
+            names = ", ".join(quote(c) for c in columns)
+            if positional:
+                sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
+                self.conn.exec_driver_sql(sql, [tuple(r.values()) for r in same])
+            else:
+                marks = ", ".join(f"%({c})s" for c in columns)
+                self.conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", same)
 
     def _buffer(self, table: str, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
