@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from sqlalchemy import select, text
 
@@ -32,6 +34,25 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, S
     store, summary = generated(tmp_path_factory.mktemp("generate") / "history.db")
     yield store, summary
     store.dispose()
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """A fresh PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped afterwards."""
+    server = os.environ.get("DESKSTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"deskstream_generate_{os.getpid()}"
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL at {server}: {exc}")
+    admin.execute(f"DROP DATABASE IF EXISTS {name}")
+    admin.execute(f"CREATE DATABASE {name}")
+    store = Store(server.rsplit("/", 1)[0] + "/" + name)
+    store.migrate()
+    yield store
+    store.dispose()
+    admin.execute(f"DROP DATABASE {name}")
+    admin.close()
 
 
 def exported(store: Store) -> bytes:

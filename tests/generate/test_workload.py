@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from deskstream.generate import Summary
+from deskstream.generate import Summary, generate
 from deskstream.store import Store
-from tests.generate.histories import END, exported, generated, history, items, rows  # noqa: F401 (a fixture)
+from tests.generate.histories import (  # noqa: F401 (history, pg_store: fixtures)
+    END,
+    SMALL,
+    exported,
+    generated,
+    history,
+    items,
+    pg_store,
+    rows,
+)
 
 History = tuple[Store, Summary]
 
@@ -20,6 +29,11 @@ def test_the_same_seed_and_end_give_the_same_exported_bytes(tmp_path: Path, hist
 def test_another_seed_gives_another_history(tmp_path: Path, history: History) -> None:
     other, _ = generated(tmp_path / "other.db", seed=6)
     assert exported(other) != exported(history[0])
+
+
+def test_postgresql_gets_the_same_history_byte_for_byte(history: History, pg_store: Store) -> None:
+    generate(pg_store, seed=5, end=END, **SMALL)
+    assert exported(pg_store) == exported(history[0])
 
 
 def test_it_makes_the_tickets_asked_for_within_the_period(history: History) -> None:
