@@ -130,11 +130,16 @@ def serve(**options: Any) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same history.")
 def generate(db: str | None, tickets: int, days: int, seed: int) -> None:
     """Generate a realistic history (tickets' lifecycles, SLA breaches, storms, deletes, system updates)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from deskstream.generate.report import generate_with_progress, summary_table
 
-    store = Store(db or default_db_url())
-    store.migrate()
-    console.print(summary_table(generate_with_progress(console, store, tickets, days, seed)))
+    try:
+        store = Store(db or default_db_url())
+        store.migrate()
+        console.print(summary_table(generate_with_progress(console, store, tickets, days, seed)))
+    except (DeskstreamError, SQLAlchemyError) as exc:
+        _fail(f"cannot generate into {db or default_db_url()}: {exc}")
 
 
 def _desk(db: str | None) -> Desk:
