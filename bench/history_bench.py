@@ -73,6 +73,14 @@ def in_process_rate(store: Store, with_comments: bool, base: str) -> float:
         start = end_time
 
 
+def tail(body: bytes) -> dict[str, Any]:
+    """The page's ``count``/``end_time``/``next_page``/``end_of_stream``, decoded without the items before them.
+
+    A lean client, like export_bench's: decoding every item (orjson) costs about as much as the request itself.
+    """
+    return orjson.loads(b"{" + body[body.rindex(b'],"count":') + 2 :])  # type: ignore[no-any-return]
+
+
 def http_rate(client: httpx.Client, with_comments: bool) -> float:
     """Items/s following ``next_page`` from ``start_time=0`` to the end of the stream, as a client does."""
     params: dict[str, Any] | None = {"start_time": 0, "per_page": PER_PAGE}
@@ -83,9 +91,9 @@ def http_rate(client: httpx.Client, with_comments: bool) -> float:
     while url:
         answer = client.get(url, params=params)  # params=None keeps next_page's own query (httpx replaces it)
         answer.raise_for_status()
-        body = orjson.loads(answer.content)
-        items += body["count"]
-        url, params = None if body["end_of_stream"] else body["next_page"], None
+        meta = tail(answer.content)
+        items += meta["count"]
+        url, params = None if meta["end_of_stream"] else meta["next_page"], None
     return items / (time.perf_counter() - started)
 
 
@@ -144,8 +152,9 @@ def run(mode: str = "quick") -> dict[str, Result]:
         ) as client:
             client.get("/api/v2/users/me")  # the first request verifies the password (argon2): not a page's cost
             for with_comments, name in ((False, "ticket_events"), (True, "ticket_events_with_comments")):
-                limit = in_process_rate(store, with_comments, base)
-                results[f"{name}_http"] = result(http_rate(client, with_comments), "items/s", limit)
+                limit = max(in_process_rate(store, with_comments, base) for _ in range(2))  # best of two walks
+                rate = max(http_rate(client, with_comments) for _ in range(2))
+                results[f"{name}_http"] = result(rate, "items/s", limit)
             rng, first_p99 = random.Random(1), None
             for size in sizes:
                 grow(store, size)
