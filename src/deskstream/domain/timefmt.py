@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
+@lru_cache(maxsize=65_536)  # a change stamps the same second many times (ticket, audit, comment, SLA events)
 def iso(ts: int | None) -> str | None:
     """``1714558518`` → ``"2024-05-01T10:15:18Z"`` (exactly ``%Y-%m-%dT%H:%M:%SZ``, as tap-zendesk compares it)."""
     if ts is None:
