@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 #: A week of up to 400 days is searched at most: a schedule that is open at least once a week always ends sooner.
@@ -38,6 +39,7 @@ class Schedule:
                     yield _local(current, begin, zone), _local(current, end, zone)
 
 
+@lru_cache(maxsize=16_384)  # the same few days' opening times are computed for every change of every ticket
 def _local(day: date, minutes: int, zone: ZoneInfo) -> int:
     moment = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=minutes)
     # Aware arithmetic is wall-clock arithmetic: 09:00 stays 09:00 local on the days DST starts or ends.
