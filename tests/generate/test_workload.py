@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pytest
+
 from deskstream.generate import Summary, generate
 from deskstream.store import Store
 from tests.generate.histories import (  # noqa: F401 (history, pg_store: fixtures)
@@ -144,3 +146,24 @@ def test_metric_events_form_valid_sequences_per_ticket_and_metric(history: Histo
                 assert ("status" in event) == (event["type"] == "update_status")
             for breach in breaches:
                 assert applied and breach["time"] >= applied[0]["time"]
+
+
+def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_changes(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'interrupted.db'}")
+    store.migrate()
+    made = 0
+
+    def progress(n: int) -> None:
+        nonlocal made
+        made += n
+        if made >= 300:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(store, seed=5, end=END, progress=progress, **SMALL)
+    (kept,), = rows(store, "SELECT count(*) FROM tickets")
+    assert 0 < kept < 300
+    assert rows(store, "SELECT count(*) FROM ticket_versions v LEFT JOIN ticket_events e ON e.id = v.audit_id "
+                       "WHERE v.audit_id IS NOT NULL AND e.id IS NULL")[0][0] == 0
+    assert rows(store, "SELECT count(*) FROM ticket_events e LEFT JOIN ticket_versions v ON v.audit_id = e.id "
+                       "WHERE v.audit_id IS NULL")[0][0] == 0

@@ -107,6 +107,15 @@ class BatchWriter(Writer):
         """Write what is buffered and end the transaction."""
         self.flush(reopen=False)
 
+    def abort(self) -> None:
+        """Drop what is buffered and roll the open transaction back (a change may be half-buffered); every batch
+        committed before holds whole changes only, since flushes happen between changes."""
+        for buffer in (self._rows, self._current_rows, self._sla_rows, self._metric_rows):
+            buffer.clear()
+        self._pending = 0
+        error = RuntimeError("generation aborted")
+        self._tx.__exit__(type(error), error, None)
+
     @contextmanager
     def outside(self, records: Iterable[tuple[str, int]] = (), tickets: Iterable[int] = ()) -> Iterator[None]:
         """Let a service write in its own transaction: flush and commit first, then forget the ``records``

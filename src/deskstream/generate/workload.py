@@ -120,10 +120,10 @@ def generate(
         run = _Run(desk, w, rng, clock, account, start, end, progress)
         run.schedule(tickets)
         run.loop()
-        w.close()
     except BaseException:
-        w.close()
+        w.abort()
         raise
+    w.close()
     return Summary(start, end, time.perf_counter() - started, dict(w.counts), run.storms, run.life.deleted)
 
 
