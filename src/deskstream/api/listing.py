@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -54,6 +55,10 @@ def _link(request: Request, **params: Any) -> str:
     return f"{base_url(request)}{request.url.path}?" + "&".join(f"{k}={v}" for k, v in query.items())
 
 
+#: Turns a page's items into the items to serve and extra top-level keys (sideloads); values may be orjson Fragments.
+Decorate = Callable[[list[bytes]], tuple[list[bytes], dict[str, Any]]]
+
+
 def list_page(
     request: Request,
     conn: Connection,
@@ -61,8 +66,18 @@ def list_page(
     key: str,
     where: ColumnElement[bool] | None = None,
     column: str = "json",
+    decorate: Decorate | None = None,
 ) -> bytes:
-    """One page of ``table``'s stored JSON in id order, framed as Zendesk frames list answers."""
+    """One page of ``table``'s stored JSON in id order, framed as Zendesk frames list answers.
+
+    ``decorate`` (sideloads) sees the page's items in the same read transaction, after pagination.
+    """
+    def framed(items: list[bytes], meta: dict[str, Any]) -> bytes:
+        if decorate is None:
+            return frame(key, items, meta)
+        items, extra = decorate(items)
+        return frame(key, items, {**meta, **extra})
+
     condition = where if where is not None else true()
     body_column = table.c[column]
     if "page[size]" in request.query_params:
@@ -75,14 +90,14 @@ def list_page(
         has_more = len(rows) > size
         rows = rows[:size]
         meta = _cursor_meta(request, has_more, rows[0].id if rows else None, rows[-1].id if rows else None)
-        return frame(key, [r[1] for r in rows], meta)
+        return framed([r[1] for r in rows], meta)
     per_page = _int_param(request, "per_page", 100, 1, 100)
     page = _int_param(request, "page", 1, 1, 1_000_000)
     total = conn.execute(select(func.count()).select_from(table).where(condition)).scalar_one()
     rows = conn.execute(
         select(body_column).where(condition).order_by(table.c.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    return frame(key, [r[0] for r in rows], _offset_meta(request, page, per_page, total))
+    return framed([r[0] for r in rows], _offset_meta(request, page, per_page, total))
 
 
 def list_items(request: Request, key: str, items: list[bytes]) -> bytes:
