@@ -1,9 +1,13 @@
-"""Ticket metrics folded from a ticket's audits, for the ``metric_sets``, ``dates`` and ``comment_count`` sideloads.
+"""Ticket metrics folded from a ticket's audits: the ``metric_sets``, ``dates`` and ``comment_count`` sideloads and
+the Ticket Metrics API (``/tickets/{id}/metrics``, ``/ticket_metrics``).
 
 Zendesk keeps a metric set per ticket; deskstream derives the same figures from the audits it already stores, when
-asked. Calendar minutes only: business hours are not modelled, so every ``business`` figure is null. Wait times
-(``agent_wait``: pending; ``requester_wait``: new, open, hold; ``on_hold``: hold) are measured up to the last
-solve and are null until the ticket is solved, as Zendesk's are.
+asked, in one query per page. Durations come in Zendesk's ``{"calendar": minutes, "business": minutes}`` form, the
+business figure counted on the account schedule (:data:`deskstream.domain.sla_hours.ACCOUNT_SCHEDULE`), as the SLA
+engine counts business-hours targets. A reply is what fulfils the SLA engine's reply time: a public comment by an
+agent or admin who is not the requester, never the creating comment. Wait times (``agent_wait``: pending;
+``requester_wait``: new, open, hold; ``on_hold``: hold) run up to the last solve and are null until the ticket is
+solved, as Zendesk's are.
 """
 
 from __future__ import annotations
@@ -15,14 +19,33 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, text
 
+from deskstream.domain.sla_hours import ACCOUNT_SCHEDULE, Schedule, business_seconds
 from deskstream.domain.timefmt import iso, parse_iso
 from deskstream.store.schema import URL_BASE
 
 _WAITS = {"agent_wait": ("pending",), "requester_wait": ("new", "open", "hold"), "on_hold": ("hold",)}
+_AGENT_ROLES = ("agent", "admin")
 
+#: Every audit of the page's tickets with its comment's author and that author's role (NULL without a comment).
 _EVENTS = text(
-    "SELECT ticket_id, json FROM ticket_events WHERE ticket_id IN :ids ORDER BY ticket_id, id"
+    "SELECT e.ticket_id, e.json, c.author_id, u.role FROM ticket_events e"
+    " LEFT JOIN comments c ON c.ticket_id = e.ticket_id AND c.audit_id = e.id"
+    " LEFT JOIN users u ON u.id = c.author_id"
+    " WHERE e.ticket_id IN :ids ORDER BY e.ticket_id, e.id"
 ).bindparams(bindparam("ids", expanding=True))
+
+Minutes = dict[str, int | None]
+NO_MINUTES: Minutes = {"calendar": None, "business": None}
+
+
+def minutes(spans: Iterable[tuple[int, int]], schedule: Schedule = ACCOUNT_SCHEDULE) -> Minutes:
+    """Whole minutes covered by ``[start, end)`` spans, in calendar time and in the schedule's business hours."""
+    calendar = business = 0
+    for start, end in spans:
+        if end > start:
+            calendar += end - start
+            business += business_seconds(start, end, schedule)
+    return {"calendar": calendar // 60, "business": business // 60}
 
 
 @dataclass
@@ -48,18 +71,19 @@ class AuditFold:
     groups: set[int] = field(default_factory=set)
     statuses: list[tuple[int, str]] = field(default_factory=list)
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: dict[str, Any], author_id: int | None, author_role: str | None) -> None:
+        """One audit, in order, with its comment's author and that author's role."""
         ts = int(event["timestamp"])
         first = self.audits == 0
         self.audits += 1
-        by_requester = event.get("updater_id") == self.requester_id
         if event.get("comment_present"):
             self.comment_count += 1
             self.latest_comment_added_at = ts
-            if event.get("comment_public") and not by_requester and not first:
+            by_agent = author_role in _AGENT_ROLES and author_id != self.requester_id
+            if event.get("comment_public") and by_agent and not first:
                 self.replies += 1
                 self.first_reply_at = self.first_reply_at or ts
-        if by_requester:
+        if event.get("updater_id") == self.requester_id:
             self.requester_updated_at = ts
         for child in event.get("child_events", ()):
             if "status" in child:
@@ -93,20 +117,20 @@ class AuditFold:
             "latest_comment_added_at": iso(self.latest_comment_added_at),
         }
 
-    def _minutes(self, until: int | None) -> dict[str, int | None]:
-        return {"calendar": None if until is None else max(0, until - self.created) // 60, "business": None}
+    def _since_creation(self, until: int | None) -> Minutes:
+        return NO_MINUTES if until is None else minutes([(self.created, until)])
 
-    def _wait(self, statuses: tuple[str, ...]) -> dict[str, int | None]:
-        if self.solved_at is None:
-            return {"calendar": None, "business": None}
-        seconds = 0
-        for (start, status), (end, _) in zip(self.statuses, [*self.statuses[1:], (self.solved_at, "")]):
-            if status in statuses and start < self.solved_at:
-                seconds += max(0, min(end, self.solved_at) - start)
-        return {"calendar": seconds // 60, "business": None}
+    def _wait(self, statuses: tuple[str, ...]) -> Minutes:
+        """Time spent in ``statuses`` up to the last solve (null before the ticket is solved)."""
+        solved = self.solved_at
+        if solved is None:
+            return NO_MINUTES
+        ends = [end for end, _ in self.statuses[1:]] + [solved]
+        return minutes((start, min(end, solved)) for (start, status), end in zip(self.statuses, ends)
+                       if status in statuses)
 
     def metric_set(self, ticket: dict[str, Any]) -> dict[str, Any]:
-        """Zendesk's ticket metric set, as far as the audits say."""
+        """Zendesk's ticket metric set (the Ticket Metrics API object), as far as the audits say."""
         return {
             "url": f"{URL_BASE}/api/v2/ticket_metrics/{ticket['id']}.json",
             "id": ticket["id"],
@@ -118,9 +142,9 @@ class AuditFold:
             "reopens": self.reopens,
             "replies": self.replies,
             **self.dates(),
-            "reply_time_in_minutes": self._minutes(self.first_reply_at),
-            "first_resolution_time_in_minutes": self._minutes(self.first_solved_at),
-            "full_resolution_time_in_minutes": self._minutes(self.solved_at),
+            "reply_time_in_minutes": self._since_creation(self.first_reply_at),
+            "first_resolution_time_in_minutes": self._since_creation(self.first_solved_at),
+            "full_resolution_time_in_minutes": self._since_creation(self.solved_at),
             **{f"{name}_time_in_minutes": self._wait(statuses) for name, statuses in _WAITS.items()},
         }
 
@@ -132,6 +156,6 @@ def fold_audits(conn: Connection, tickets: Iterable[dict[str, Any]]) -> dict[int
         created = parse_iso(t["created_at"])
         folds[t["id"]] = AuditFold(t.get("requester_id"), created, statuses=[(created, "new")])
     if folds:
-        for ticket_id, body in conn.execute(_EVENTS, {"ids": sorted(folds)}):
-            folds[ticket_id].add(orjson.loads(body))
+        for ticket_id, body, author_id, role in conn.execute(_EVENTS, {"ids": sorted(folds)}):
+            folds[ticket_id].add(orjson.loads(body), author_id, role)
     return folds

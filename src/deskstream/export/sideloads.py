@@ -3,9 +3,11 @@
 Tickets: ``users``, ``groups``, ``organizations`` (top-level arrays of the records the page's tickets refer to),
 ``brands`` and ``ticket_forms`` (empty arrays: the model has neither), and per ticket ``comment_count``, ``dates``
 and ``metric_set`` (``include=metric_sets``, what tap-zendesk reads), folded from the ticket's audits by
-:mod:`deskstream.export.metrics`. ``last_audits`` is refused, as Zendesk refuses it on the exports.
+:mod:`deskstream.export.metrics`, and ``slas`` (the SLA engine's targets, :mod:`deskstream.export.slas`).
+``last_audits`` is refused, as Zendesk refuses it on the exports. The Tickets API (``/api/v2/tickets``) takes
+``slas`` per ticket and ``metric_sets`` as a top-level array, as Zendesk's list endpoints sideload them.
 Users: ``identities`` (one email identity per user with an email), ``organizations``, ``groups``.
-Unknown names are ignored, as Zendesk ignores them.
+Unknown names are ignored, as Zendesk ignores them. Each sideload costs one batched query for the page.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from sqlalchemy import Connection, bindparam, text
 from deskstream.exceptions import BadRequest
 from deskstream.export.framing import splice
 from deskstream.export.metrics import fold_audits
+from deskstream.export.slas import load_slas
 from deskstream.store.schema import URL_BASE
 
 TICKET_RECORDS = ("users", "groups", "organizations")
 TICKET_EMPTY = ("brands", "ticket_forms")
-TICKET_PER_ITEM = ("comment_count", "dates", "metric_sets")
+TICKET_PER_ITEM = ("comment_count", "dates", "metric_sets", "slas")
+TICKET_API = ("metric_sets", "slas")
 USER_RECORDS = ("identities", "organizations", "groups")
 
 _USER_KEYS = ("requester_id", "submitter_id", "assignee_id")
@@ -52,23 +56,29 @@ def _records(conn: Connection, table: str, ids: Iterable[int | None]) -> list[by
     return [r[0] for r in conn.execute(query, {"ids": wanted})]
 
 
-def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str]) -> Sideloaded:
+def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str], now: int) -> Sideloaded:
+    """The exports' ticket sideloads; ``now`` is the clock's time, which ``slas`` counts the time left from."""
     wanted = includes & {*TICKET_RECORDS, *TICKET_EMPTY, *TICKET_PER_ITEM}
     if not wanted or not items:
         return Sideloaded(items, {name: [] for name in sorted(wanted & {*TICKET_RECORDS, *TICKET_EMPTY})})
     tickets = [orjson.loads(item) for item in items]
     out = Sideloaded(items)
     if wanted & set(TICKET_PER_ITEM):
-        folds = fold_audits(conn, tickets)
         extra: list[dict[str, Any]] = [{} for _ in tickets]
-        for ticket, fields in zip(tickets, extra):
-            fold = folds[ticket["id"]]
-            if "comment_count" in wanted:
-                fields["comment_count"] = fold.comment_count
-            if "dates" in wanted:
-                fields["dates"] = fold.dates()
-            if "metric_sets" in wanted:
-                fields["metric_set"] = fold.metric_set(ticket)
+        if wanted & {"comment_count", "dates", "metric_sets"}:
+            folds = fold_audits(conn, tickets)
+            for ticket, fields in zip(tickets, extra):
+                fold = folds[ticket["id"]]
+                if "comment_count" in wanted:
+                    fields["comment_count"] = fold.comment_count
+                if "dates" in wanted:
+                    fields["dates"] = fold.dates()
+                if "metric_sets" in wanted:
+                    fields["metric_set"] = fold.metric_set(ticket)
+        if "slas" in wanted:
+            found = load_slas(conn, tickets, now)
+            for ticket, fields in zip(tickets, extra):
+                fields["slas"] = found[ticket["id"]]
         out.items = [splice(item, fields) for item, fields in zip(items, extra)]
     if "users" in wanted:
         ids = [t.get(k) for t in tickets for k in _USER_KEYS]
@@ -82,6 +92,27 @@ def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str]) 
         if name in wanted:
             out.arrays[name] = []
     return out
+
+
+def for_ticket_api(conn: Connection, items: list[bytes], includes: frozenset[str], now: int) -> Sideloaded:
+    """``/api/v2/tickets`` sideloads: ``slas`` in each ticket, ``metric_sets`` as a top-level array."""
+    wanted = includes & set(TICKET_API)
+    if not wanted or not items:
+        return Sideloaded(items, {"metric_sets": []} if "metric_sets" in wanted else {})
+    tickets = [orjson.loads(item) for item in items]
+    out = Sideloaded(items)
+    if "slas" in wanted:
+        found = load_slas(conn, tickets, now)
+        out.items = [splice(item, {"slas": found[t["id"]]}) for item, t in zip(items, tickets)]
+    if "metric_sets" in wanted:
+        out.arrays["metric_sets"] = metric_sets(conn, tickets)
+    return out
+
+
+def metric_sets(conn: Connection, tickets: list[dict[str, Any]]) -> list[bytes]:
+    """The tickets' metric sets (the Ticket Metrics API objects), in the tickets' order, from one query."""
+    folds = fold_audits(conn, tickets)
+    return [orjson.dumps(folds[t["id"]].metric_set(t)) for t in tickets]
 
 
 def identity(user: dict[str, Any]) -> dict[str, Any]:

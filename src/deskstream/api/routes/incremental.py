@@ -80,9 +80,11 @@ def _selection(request: Request, stream: Stream, includes: frozenset[str]) -> Se
     return Selection(stream, parse_flag(request.query_params.get("exclude_deleted")), "comment_events" in includes)
 
 
-def _sideload(conn: Connection, stream: Stream, page: Page, includes: frozenset[str]) -> sideloads.Sideloaded:
+def _sideload(
+    conn: Connection, stream: Stream, page: Page, includes: frozenset[str], now: int
+) -> sideloads.Sideloaded:
     if includes and stream.key == "tickets":
-        return sideloads.for_tickets(conn, page.items, includes)
+        return sideloads.for_tickets(conn, page.items, includes, now)
     if includes and stream.key == "users":
         return sideloads.for_users(conn, page.items, includes)
     return sideloads.Sideloaded(page.items)
@@ -104,7 +106,7 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
             split_ties = sample or _split_ties(request)
             selection = _selection(request, stream, includes)
             page = time_page(conn, selection, start, visible_until(now), per_page, split_ties)
-            loaded = _sideload(conn, stream, page, includes)
+            loaded = _sideload(conn, stream, page, includes, now)
     end_time = page.last.time if page.last else start
     meta = {
         "count": page.count,
@@ -126,7 +128,7 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
     after = decode_cursor(cursor) if cursor else Position(_start_time(request, stream, now)[0], 0)
     with desk.store.read() as conn:
         page = cursor_page(conn, _selection(request, stream, includes), after, visible_until(now), per_page)
-        loaded = _sideload(conn, stream, page, includes)
+        loaded = _sideload(conn, stream, page, includes, now)
     after_cursor = encode_cursor(page.last or after)
     meta = {
         "after_cursor": after_cursor,

@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import true
+from sqlalchemy import Connection, true
 
 from deskstream.api.deps import AnyUser, DeskDep, RecordId, actor_for
-from deskstream.api.listing import list_page
+from deskstream.api.listing import Decorate, list_page
 from deskstream.api.responses import json_response, raw_response
 from deskstream.domain.tickets import TicketInput
 from deskstream.domain.timefmt import iso
 from deskstream.exceptions import BadRequest, Forbidden, NotFound
+from deskstream.export import sideloads
+from deskstream.export.params import parse_includes
 from deskstream.service.auth import Principal
 from deskstream.store import reader, schema
 from deskstream.store.schema import URL_BASE
@@ -41,6 +44,29 @@ def _visible_ticket(desk: Any, principal: Principal, ticket_id: int) -> bytes:
     return bytes(row.json)
 
 
+def _includes(request: Request, principal: Principal) -> frozenset[str]:
+    """``include=slas,metric_sets`` for agents; end users see their tickets without SLA data."""
+    if not principal.is_agent:
+        return frozenset()
+    return parse_includes(request.query_params.get("include")) & set(sideloads.TICKET_API)
+
+
+def sideloaded(loaded: sideloads.Sideloaded) -> dict[str, Any]:
+    """Top-level sideload arrays as orjson fragments, to sit beside already-serialized items."""
+    return {name: [orjson.Fragment(r) for r in records] for name, records in loaded.arrays.items()}
+
+
+def _decorate(conn: Connection, includes: frozenset[str], now: int) -> Decorate | None:
+    if not includes:
+        return None
+
+    def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, Any]]:
+        loaded = sideloads.for_ticket_api(conn, items, includes, now)
+        return loaded.items, sideloaded(loaded)
+
+    return decorate
+
+
 @router.post("/tickets", status_code=201)
 def create_ticket(body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     ticket = desk.tickets.create(body.ticket, actor_for(request, principal))
@@ -51,13 +77,20 @@ def create_ticket(body: TicketBody, request: Request, desk: DeskDep, principal: 
 def list_tickets(request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     t = schema.tickets
     where = t.c.deleted_at.is_(None) & (true() if principal.is_agent else t.c.requester_id == principal.user_id)
+    includes = _includes(request, principal)
     with desk.store.read() as conn:
-        return raw_response(request, list_page(request, conn, t, "tickets", where))
+        decorate = _decorate(conn, includes, desk.clock.now())
+        return raw_response(request, list_page(request, conn, t, "tickets", where, decorate=decorate))
 
 
 @router.get("/tickets/{ticket_id}")
 def show_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
-    return raw_response(request, b'{"ticket":' + _visible_ticket(desk, principal, ticket_id) + b"}")
+    body, includes = _visible_ticket(desk, principal, ticket_id), _includes(request, principal)
+    if not includes:
+        return raw_response(request, b'{"ticket":' + body + b"}")
+    with desk.store.read() as conn:
+        loaded = sideloads.for_ticket_api(conn, [body], includes, desk.clock.now())
+    return raw_response(request, orjson.dumps({"ticket": orjson.Fragment(loaded.items[0]), **sideloaded(loaded)}))
 
 
 @router.put("/tickets/update_many")

@@ -1,0 +1,61 @@
+"""Zendesk's Ticket Metrics API: ``/tickets/{id}/metrics``, ``/ticket_metrics`` and ``/ticket_metrics/{id}``.
+
+The same metric set as the ``metric_sets`` sideload (:mod:`deskstream.export.metrics`), folded from the audits
+when asked. A ticket's metric set has the ticket's id, so ``/ticket_metrics/{id}`` takes either. Agents only, as in
+Zendesk; deleted tickets have no metrics (404), as Zendesk's API returns none for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
+
+from deskstream.api.deps import Agent, DeskDep, RecordId
+from deskstream.api.listing import Decorate, list_page
+from deskstream.api.responses import raw_response
+from deskstream.api.routes.tickets import _visible_ticket
+from deskstream.export import sideloads
+from deskstream.service import Desk
+from deskstream.service.auth import Principal
+from deskstream.store import schema
+
+router = APIRouter(prefix="/api/v2", tags=["ticket metrics"])
+
+
+def _one(request: Request, desk: Desk, principal: Principal, ticket_id: int) -> Response:
+    ticket = orjson.loads(_visible_ticket(desk, principal, ticket_id))
+    with desk.store.read() as conn:
+        (metric_set,) = sideloads.metric_sets(conn, [ticket])
+    return raw_response(request, b'{"ticket_metric":' + metric_set + b"}")
+
+
+@router.get("/tickets/{ticket_id}/metrics")
+def ticket_metric_of_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal: Agent) -> Response:
+    """The ticket's metric set."""
+    return _one(request, desk, principal, ticket_id)
+
+
+@router.get("/ticket_metrics/{ticket_metric_id}")
+def show_ticket_metric(ticket_metric_id: RecordId, request: Request, desk: DeskDep, principal: Agent) -> Response:
+    """A metric set by its id (which is its ticket's id)."""
+    return _one(request, desk, principal, ticket_metric_id)
+
+
+@router.get("/ticket_metrics")
+def list_ticket_metrics(request: Request, desk: DeskDep, _: Agent) -> Response:
+    """Every live ticket's metric set, in ticket id order, with Zendesk's list pagination."""
+    t = schema.tickets
+    with desk.store.read() as conn:
+        body = list_page(request, conn, t, "ticket_metrics", t.c.deleted_at.is_(None), decorate=_metric_sets(conn))
+    return raw_response(request, body)
+
+
+def _metric_sets(conn: Connection) -> Decorate:
+    """A page of tickets becomes the page of their metric sets (one query for the page)."""
+    def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, Any]]:
+        return sideloads.metric_sets(conn, [orjson.loads(item) for item in items]), {}
+
+    return decorate
