@@ -44,7 +44,7 @@ Result = dict[str, Any]
 MODES: dict[str, tuple[int, int, int, tuple[int, ...]]] = {
     "smoke": (300, 14, 10, ()),
     "quick": (3000, 60, 40, (3000,)),
-    "full": (10_000, 90, 200, (10_000, 100_000, 1_000_000)),
+    "full": (10_000, 90, 500, (10_000, 100_000, 1_000_000)),
 }
 #: History ends an hour ago: past the horizon, and the server's SLA scheduler finds little left to breach.
 END = int(time.time()) - 3600
