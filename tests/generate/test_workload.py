@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,7 +125,7 @@ def test_metric_events_form_valid_sequences_per_ticket_and_metric(history: Histo
     events = items(store, "SELECT json FROM ticket_metric_events ORDER BY id")
     assert len(events) == summary.counts["metric_events"] > 0
     tickets = {r[0] for r in rows(store, "SELECT id FROM tickets")}
-    series: dict[tuple[int, str], list[dict[str, object]]] = defaultdict(list)
+    series: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         assert event["ticket_id"] in tickets
         assert set(event) >= {"id", "instance_id", "metric", "ticket_id", "time", "type"}

@@ -26,7 +26,7 @@ def summary_table(summary: Summary) -> Table:
     table = Table(title=f"History {iso(summary.start)} → {iso(summary.end)}", show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="right")
-    rows = [
+    rows: list[tuple[str, int | str]] = [
         ("tickets", c.get("tickets", 0)),
         ("ticket versions", c.get("versions", 0)),
         ("audits (ticket events)", c.get("audits", 0)),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from deskstream.clock import FixedClock
-from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
+from deskstream.domain.people import GroupInput, OrganizationInput, Role, UserInput
 from deskstream.domain.sla import ConditionInput, FilterInput, PolicyInput, PolicyMetricInput
 from deskstream.domain.tickets import CommentInput, TicketInput
 from deskstream.generate import catalog
@@ -149,7 +149,7 @@ def _make_account(
     ]
     groups = {name: people.create_group(GroupInput(name=name), writer=w)["id"] for name in catalog.GROUPS}
 
-    def user(n: int, role: str, org: int | None = None) -> int:
+    def user(n: int, role: Role, org: int | None = None) -> int:
         name = catalog.person_name(rng)
         email = f"{name.replace(' ', '.').lower()}.{base + n}@example.net"
         data = UserInput(name=name, email=email, role=role, organization_id=org)
