@@ -3,47 +3,26 @@ credentials (spec/README.md § Interfaces)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from deskstream import demo
-from tests.conftest import ADMIN, Server, free_port
 from tests.generate.histories import rows
+
+if TYPE_CHECKING:
+    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+
+ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, int]]:
-    """A real ``serve --demo`` on a fresh SQLite file; generating the history takes seconds, so wait longer."""
-    directory = tmp_path_factory.mktemp("demo")
-    db_url, port = f"sqlite:///{directory / 'demo.db'}", free_port()
-    log_path = directory / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
+def demo_server(make_server: Callable[..., Server]) -> tuple[Server, int]:
+    """A real ``serve --demo`` on a fresh SQLite file (no accounts made beforehand), and when it was started."""
     started = int(time.time())
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deskstream", "serve", "--demo", "--db", db_url, "--port", str(port),
-             "--rate-limit", "off"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-    server = Server(f"http://127.0.0.1:{port}", db_url, process, log_path)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            httpx.get(f"{server.base_url}/openapi.json", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        server.stop()
-        raise RuntimeError(f"demo server did not start: {log_path.read_text()}")
-    yield server, started
-    server.stop()
+    return make_server("--demo", "--rate-limit", "off", seed=None), started
 
 
 def test_it_prints_the_base_url_the_demo_credentials_and_a_ready_curl(demo_server: tuple[Server, int]) -> None:
