@@ -17,16 +17,10 @@ object) spread over 30 days, with a few same-second storms.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +40,14 @@ from deskstream.store import Store, schema
 from deskstream.store.schema import URL_BASE
 from deskstream.store.writer import ticket_row
 
-Result = dict[str, Any]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Result, percentile, print_table, result, serve  # noqa: E402  (bench/ is a folder of scripts)
+
 END = 1_700_000_000  # the newest generated_timestamp: far behind the horizon
 PER_PAGE = 1000
 TICKETS = Selection(STREAMS["tickets"])
 #: mode → (small table, large table, latency samples per size)
 MODES = {"quick": (5_000, 20_000, 30), "full": (10_000, 100_000, 100)}
-
-
-def result(value: float, unit: str, limit: float | None = None) -> Result:
-    return {"value": round(value, 3), "unit": unit, "limit": limit and round(limit, 3),
-            "ratio": round(value / limit, 3) if limit else None}
 
 
 def ticket_json(ticket_id: int, ts: int, rng: random.Random) -> dict[str, Any]:
@@ -116,35 +107,6 @@ def in_process(store: Store, kind: str, base: str) -> float:
     return served / (time.perf_counter() - started)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(db: str) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
-    command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("deskstream serve did not start") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def _tail_string(body: bytes, key: bytes) -> str:
     """A string value from the answer's tail (where the links are), without parsing 1.4 MB of tickets."""
     at = body.rindex(b'"' + key + b'":"') + len(key) + 4
@@ -178,10 +140,6 @@ def page_latency(client: httpx.Client, samples: int, rng: random.Random) -> list
         out.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200
     return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
 def run(quick: bool) -> dict[str, Result]:
@@ -218,13 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller tables (5k/20k), fewer samples")
     args = parser.parse_args()
-    results = run(args.quick)
-    width = max(len(name) for name in results)
-    print(f"{'benchmark':<{width}}  {'value':>12}  {'unit':<26}  {'limit':>12}  {'ratio':>6}")
-    for name, r in results.items():
-        limit = "" if r["limit"] is None else f"{r['limit']:,.1f}"
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        print(f"{name:<{width}}  {r['value']:>12,.1f}  {r['unit']:<26}  {limit:>12}  {ratio:>6}")
+    print_table(run(args.quick))
 
 
 if __name__ == "__main__":

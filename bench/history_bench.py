@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -37,9 +36,8 @@ from deskstream.store import Store
 from deskstream.store.schema import URL_BASE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update_latency import server  # noqa: E402  (bench/ is a folder of scripts, not a package)
-
-Result = dict[str, Any]
+from common import Result, percentile, result  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from update_latency import server  # noqa: E402
 #: mode → (tickets, days, latency samples per size, table sizes for page latency)
 MODES: dict[str, tuple[int, int, int, tuple[int, ...]]] = {
     "smoke": (300, 14, 10, ()),
@@ -49,10 +47,6 @@ MODES: dict[str, tuple[int, int, int, tuple[int, ...]]] = {
 #: History ends an hour ago: past the horizon, and the server's SLA scheduler finds little left to breach.
 END = int(time.time()) - 3600
 PER_PAGE = 1000
-
-
-def result(value: float, unit: str, limit: float | None = None) -> Result:
-    return {"value": value, "unit": unit, "limit": limit, "ratio": value / limit if limit else None}
 
 
 def in_process_rate(store: Store, with_comments: bool, base: str) -> float:
@@ -139,8 +133,7 @@ def page_latency(client: httpx.Client, store: Store, samples: int, rng: random.R
         started = time.perf_counter()
         client.get("/api/v2/incremental/tickets", params=params).raise_for_status()
         durations.append(time.perf_counter() - started)
-    cuts = statistics.quantiles(durations, n=100, method="inclusive")
-    return statistics.median(durations) * 1000, cuts[98] * 1000
+    return percentile(durations, 50) * 1000, percentile(durations, 99) * 1000
 
 
 def run(mode: str = "quick") -> dict[str, Result]:

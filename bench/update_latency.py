@@ -10,10 +10,6 @@ in-process figure as their ``limit`` and the ratio to it, so the cost of the HTT
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,13 +26,14 @@ from deskstream.domain.tickets import PRIORITIES, TicketInput
 from deskstream.service import Actor, Desk
 from deskstream.store import Store
 
-Result = dict[str, Any]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Result, percentile, result, seed_accounts, serve  # noqa: E402  (bench/ is a folder of scripts)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     """Median, p90 and p99 of durations in seconds, as milliseconds."""
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"median": statistics.median(samples) * 1000, "p90": cuts[89] * 1000, "p99": cuts[98] * 1000}
+    return {"median": percentile(samples, 50) * 1000, "p90": percentile(samples, 90) * 1000,
+            "p99": percentile(samples, 99) * 1000}
 
 
 def change(i: int) -> dict[str, Any]:
@@ -65,39 +62,13 @@ def in_process(directory: Path, n: int) -> dict[str, float]:
     return percentiles(samples)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def server(directory: Path) -> Iterator[str]:
-    """A ``deskstream serve`` process over a fresh SQLite file with the demo accounts; yields its base URL."""
+    """A ``deskstream serve`` process over ``directory``/http.db with the demo accounts added; yields its base URL."""
     db = f"sqlite:///{directory / 'http.db'}"
-    store = Store(db)
-    store.migrate()
-    demo.create_accounts(Desk(store, RealClock()))
-    store.dispose()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
-    command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("deskstream serve did not start") from None
-                time.sleep(0.1)
+    seed_accounts(db)
+    with serve(db) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def over_http(directory: Path, n: int) -> dict[str, float]:
@@ -123,13 +94,8 @@ def run(quick: bool = False, n: int | None = None) -> dict[str, Result]:
         remote = over_http(Path(tmp), count)
     results: dict[str, Result] = {}
     for stat in ("median", "p90", "p99"):
-        results[f"ticket_update_{stat}_inprocess"] = {"value": local[stat], "unit": "ms", "limit": None, "ratio": None}
-        results[f"ticket_update_{stat}_http"] = {
-            "value": remote[stat],
-            "unit": "ms",
-            "limit": local[stat],
-            "ratio": remote[stat] / local[stat],
-        }
+        results[f"ticket_update_{stat}_inprocess"] = result(local[stat], "ms")
+        results[f"ticket_update_{stat}_http"] = result(remote[stat], "ms", local[stat])
     return results
 
 
