@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 import pytest
 
 from tests.conftest import AGENT, Server
-
-
-@pytest.fixture(scope="module")
-def sim(make_server: Callable[..., Server]) -> Server:
-    return make_server("--clock", "sim", "--rate-limit", "off")
-
-
-@pytest.fixture
-def admin(sim: Server) -> httpx.Client:
-    return sim.client()
+from tests.helpers import sim, sim_admin  # noqa: F401  (fixtures: this module's server on the simulated clock)
 
 
 def test_get_clock_says_the_time_and_that_it_is_simulated(admin: httpx.Client) -> None:

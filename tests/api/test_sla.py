@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -20,26 +19,9 @@ from deskstream.clock import SimClock
 from deskstream.domain.timefmt import iso
 from deskstream.store import schema
 from tests.conftest import AGENT, END_USER, Server
+from tests.helpers import NEW_YORK, clock, next_local, sim, sim_admin  # noqa: F401  (sim, sim_admin: fixtures)
 
 MINUTE = 60
-
-
-@pytest.fixture(scope="module")
-def sim(make_server: Callable[..., Server]) -> Server:
-    return make_server("--clock", "sim", "--rate-limit", "off")
-
-
-@pytest.fixture
-def admin(sim: Server) -> httpx.Client:
-    return sim.client()
-
-
-def now(admin: httpx.Client) -> int:
-    return int(admin.get("/_deskstream/clock").json()["now"])
-
-
-def advance(admin: httpx.Client, seconds: int) -> int:
-    return int(admin.post("/_deskstream/clock", json={"advance": seconds}).json()["now"])
 
 
 def policy(admin: httpx.Client, tag: str, metrics: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,9 +83,9 @@ def test_an_unanswered_ticket_breaches_at_the_exact_target_time_as_the_clock_pas
 ) -> None:
     policy(admin, "sla_breach", FIRST_REPLY_10)
     t = ticket(admin, "sla_breach")
-    advance(admin, 9 * MINUTE)
+    clock(admin, advance=9 * MINUTE)
     assert of(events(sim, t["id"]), "reply_time", "breach") == []
-    advance(admin, 2 * MINUTE)
+    clock(admin, advance=2 * MINUTE)
     breaches = of(events(sim, t["id"]), "reply_time", "breach")
     assert len(breaches) == 1
     assert breaches[0]["time"] == iso(t["generated_timestamp"] + 10 * MINUTE)
@@ -115,10 +97,10 @@ def test_an_agent_public_reply_before_the_target_fulfills_and_no_breach_follows(
 ) -> None:
     policy(admin, "sla_fulfill", FIRST_REPLY_10)
     t = ticket(admin, "sla_fulfill")
-    advance(admin, 4 * MINUTE)
+    clock(admin, advance=4 * MINUTE)
     agent = sim.client(AGENT)
     assert agent.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"comment": {"body": "On it."}}}).status_code == 200
-    advance(admin, 30 * MINUTE)
+    clock(admin, advance=30 * MINUTE)
     found = events(sim, t["id"])
     fulfilled = of(found, "reply_time", "fulfill")
     assert [e["time"] for e in fulfilled] == [iso(t["generated_timestamp"] + 4 * MINUTE)]
@@ -131,7 +113,7 @@ def test_a_private_note_does_not_fulfill_the_first_reply(sim: Server, admin: htt
     t = ticket(admin, "sla_private")
     note = {"ticket": {"comment": {"body": "internal", "public": False}}}
     assert admin.put(f"/api/v2/tickets/{t['id']}", json=note).status_code == 200
-    advance(admin, 11 * MINUTE)
+    clock(admin, advance=11 * MINUTE)
     found = events(sim, t["id"])
     assert of(found, "reply_time", "fulfill") == [] and len(of(found, "reply_time", "breach")) == 1
 
@@ -142,14 +124,14 @@ def test_pending_pauses_a_pausable_metric_so_it_breaches_later_by_the_paused_tim
     policy(admin, "sla_pause", [{"priority": "urgent", "metric": "agent_work_time", "target": 30}])
     t = ticket(admin, "sla_pause")
     start = t["generated_timestamp"]
-    advance(admin, 10 * MINUTE)
+    clock(admin, advance=10 * MINUTE)
     admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"status": "pending"}})
-    advance(admin, 60 * MINUTE)
+    clock(admin, advance=60 * MINUTE)
     found = events(sim, t["id"])
     assert [e["time"] for e in of(found, "agent_work_time", "pause")] == [iso(start + 10 * MINUTE)]
     assert of(found, "agent_work_time", "breach") == []
     admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"status": "open"}})
-    advance(admin, 25 * MINUTE)
+    clock(admin, advance=25 * MINUTE)
     found = events(sim, t["id"])
     resumed = start + 70 * MINUTE
     assert iso(resumed) in [e["time"] for e in of(found, "agent_work_time", "activate")]
@@ -158,15 +140,12 @@ def test_pending_pauses_a_pausable_metric_so_it_breaches_later_by_the_paused_tim
 
 
 def test_business_hours_targets_skip_nights_and_weekends(sim: Server, admin: httpx.Client) -> None:
-    zone = ZoneInfo("America/New_York")
-    today = datetime.fromtimestamp(now(admin), zone)
-    friday = (today + timedelta(days=(4 - today.weekday()) % 7 + 7)).replace(hour=16, minute=30, second=0)
-    admin.post("/_deskstream/clock", json={"set": int(friday.timestamp())})
+    friday = datetime.fromtimestamp(next_local(admin, 4, 16, 30), NEW_YORK)
     policy(admin, "sla_business", [
         {"priority": "urgent", "metric": "first_reply_time", "target": 60, "business_hours": True},
         {"priority": "urgent", "metric": "requester_wait_time", "target": 60, "business_hours": False}])
     t = ticket(admin, "sla_business")
-    advance(admin, 3 * 86_400)
+    clock(admin, advance=3 * 86_400)
     found = events(sim, t["id"])
     monday = (friday + timedelta(days=3)).replace(hour=9, minute=30)
     assert [e["time"] for e in of(found, "reply_time", "breach")] == [iso(int(monday.timestamp()))]
@@ -177,7 +156,7 @@ def test_lowering_the_priority_after_a_breach_undoes_it_with_deleted_true(sim: S
     policy(admin, "sla_undo", FIRST_REPLY_10 + [
         {"priority": "low", "metric": "first_reply_time", "target": 600, "business_hours": False}])
     t = ticket(admin, "sla_undo")
-    advance(admin, 15 * MINUTE)
+    clock(admin, advance=15 * MINUTE)
     admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"priority": "low"}})
     found = events(sim, t["id"])
     assert [e["deleted"] for e in of(found, "reply_time", "breach")] == [True]
@@ -188,8 +167,8 @@ def test_a_breach_is_a_system_update_in_incremental_tickets_and_in_no_audit(sim:
     policy(admin, "sla_system", FIRST_REPLY_10)
     t = ticket(admin, "sla_system")
     audits = admin.get(f"/api/v2/tickets/{t['id']}/audits").json()["audits"]
-    advance(admin, 11 * MINUTE)
-    advance(admin, 2 * MINUTE)  # past the export horizon
+    clock(admin, advance=11 * MINUTE)
+    clock(admin, advance=2 * MINUTE)  # past the export horizon
     page = admin.get("/api/v2/incremental/tickets", params={"start_time": t["generated_timestamp"] + 1}).json()
     exported = next(x for x in page["tickets"] if x["id"] == t["id"])
     assert exported["generated_timestamp"] > t["generated_timestamp"]
@@ -202,7 +181,7 @@ def test_a_breach_is_a_system_update_in_incremental_tickets_and_in_no_audit(sim:
 
 def test_renaming_the_requester_is_a_system_update_of_the_ticket(sim: Server, admin: httpx.Client) -> None:
     t = ticket(admin, "sla_rename")
-    advance(admin, 5 * MINUTE)
+    clock(admin, advance=5 * MINUTE)
     user_id = t["requester_id"]
     admin.put(f"/api/v2/users/{user_id}", json={"user": {"name": f"Renamed {t['id']}"}})
     shown = admin.get(f"/api/v2/tickets/{t['id']}").json()["ticket"]

@@ -7,46 +7,17 @@ moves the clock forward to the moment it needs (the clock never goes back).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 from deskstream.domain.timefmt import iso
 from tests.conftest import AGENT, END_USER, Server
+from tests.helpers import NEW_YORK, clock, next_local, sim, sim_admin  # noqa: F401  (sim, sim_admin: fixtures)
 
 MINUTE, HOUR = 60, 3600
-NEW_YORK = ZoneInfo("America/New_York")  # the account schedule: Monday to Friday, 09:00-17:00 there
 EXPORTS = "/api/v2/incremental"
-
-
-@pytest.fixture(scope="module")
-def sim(make_server: Callable[..., Server]) -> Server:
-    return make_server("--clock", "sim", "--rate-limit", "off")
-
-
-@pytest.fixture
-def admin(sim: Server) -> httpx.Client:
-    return sim.client()
-
-
-def clock(admin: httpx.Client, **move: int) -> int:
-    if move:
-        answer = admin.post("/_deskstream/clock", json=move)
-        assert answer.status_code == 200, answer.text
-        return int(answer.json()["now"])
-    return int(admin.get("/_deskstream/clock").json()["now"])
-
-
-def next_local(admin: httpx.Client, weekday: int, hour: int, minute: int = 0) -> int:
-    """Move the clock to the next ``weekday`` (0 = Monday) at ``hour:minute`` New York time; returns it."""
-    now = clock(admin)
-    day = datetime.fromtimestamp(now, NEW_YORK).date() + timedelta(days=1)
-    day += timedelta(days=(weekday - day.weekday()) % 7)
-    return clock(admin, set=int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK).timestamp()))
 
 
 def policy(admin: httpx.Client, tag: str, *metrics: tuple[str, int, bool]) -> None:

@@ -1,0 +1,79 @@
+"""Helpers several test folders share: a server on the simulated clock, moving that clock, a fresh PostgreSQL store.
+
+A plain module, not a conftest.py: test modules import ``conftest`` by name, and a second one would shadow it.
+Fixtures defined here are imported by the modules that use them (``from tests.helpers import sim, sim_admin``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+import pytest
+
+from deskstream.store import Store
+
+if TYPE_CHECKING:
+    from tests.conftest import Server
+
+#: The demo account's schedule: Monday to Friday, 09:00-17:00 there.
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="module")
+def sim(make_server: Callable[..., Server]) -> Server:
+    """A server of the module's own on ``--clock sim``: the module's tests move its clock, no other module sees it."""
+    return make_server("--clock", "sim", "--rate-limit", "off")
+
+
+@pytest.fixture(name="admin")
+def sim_admin(sim: Server) -> httpx.Client:
+    """``admin``, but on the module's ``sim`` server (importing this fixture overrides conftest's ``admin``)."""
+    return sim.client()
+
+
+def clock(admin: httpx.Client, **move: int) -> int:
+    """The server's simulated time; with ``advance=seconds`` or ``set=timestamp``, after moving it there."""
+    if move:
+        answer = admin.post("/_deskstream/clock", json=move)
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["now"])
+    return int(admin.get("/_deskstream/clock").json()["now"])
+
+
+def next_local(admin: httpx.Client, weekday: int, hour: int, minute: int = 0) -> int:
+    """Move the clock to the next ``weekday`` (0 = Monday) at ``hour:minute`` New York time; returns it."""
+    now = clock(admin)
+    day = datetime.fromtimestamp(now, NEW_YORK).date() + timedelta(days=1)
+    day += timedelta(days=(weekday - day.weekday()) % 7)
+    return clock(admin, set=int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK).timestamp()))
+
+
+@contextmanager
+def pg_database(purpose: str) -> Iterator[Store]:
+    """A fresh, migrated PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped after.
+
+    Skips the test when no PostgreSQL answers. ``purpose`` names the database, so suites running at once never share.
+    """
+    server = os.environ.get("DESKSTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"deskstream_{purpose}_{os.getpid()}"
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL at {server}: {exc}")
+    admin.execute(f"DROP DATABASE IF EXISTS {name}")
+    admin.execute(f"CREATE DATABASE {name}")
+    store = Store(server.rsplit("/", 1)[0] + "/" + name)
+    store.migrate()
+    try:
+        yield store
+    finally:
+        store.dispose()
+        admin.execute(f"DROP DATABASE {name}")
+        admin.close()
