@@ -5,7 +5,8 @@
 - the same item with ``include=comment_events``: each comment a ``Comment`` child as in seed 001's prose;
 - the ``GET /api/v2/tickets/{id}/audits`` form: ``events`` with ``type``/``field_name``/``value``/``previous_value``.
 
-All three are rendered once, when the audit is written, and stored as bytes.
+All three are rendered once, when the audit is written (the two export forms from one rendering), and stored as
+bytes.
 """
 
 from __future__ import annotations
@@ -81,32 +82,17 @@ class Audit:
             "longitude": self.system.get("longitude"),
         }
 
-    def export_item(self, with_comments: bool) -> dict[str, Any]:
-        """The ``incremental/ticket_events`` item (spec/exports.md § What is in each item)."""
+    def export_items(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The ``incremental/ticket_events`` item (spec/exports.md § What is in each item), and the same item with
+        its ``Comment`` child (``include=comment_events``; None when the audit has no comment).
+
+        Both come from one rendering: they differ only in the comment child that leads ``child_events``.
+        """
         via = via_name(self.channel)
-        children: list[dict[str, Any]] = []
-        if with_comments and self.comment is not None:
-            c = self.comment
-            children.append(
-                {
-                    "id": c["id"],
-                    "via": c["via"],
-                    "via_reference_id": None,
-                    "type": "Comment",
-                    "author_id": c["author_id"],
-                    "body": c["body"],
-                    "html_body": c["html_body"],
-                    "public": c["public"],
-                    "attachments": c["attachments"],
-                    "audit_id": self.id,
-                    "created_at": c["created_at"],
-                    "event_type": "Comment",
-                }
-            )
         offset = 1 if self.comment is not None else 0
-        for child_id, change in zip(self.child_ids[offset:], self.changes):
-            children.append(_flat_child(child_id, via, change))
-        return {
+        pairs = zip(self.child_ids[offset:], self.changes)
+        children = [_flat_child(child_id, via, change) for child_id, change in pairs]
+        item = {
             "id": self.id,
             "ticket_id": self.ticket_id,
             "timestamp": self.created_at,
@@ -122,6 +108,24 @@ class Audit:
             "comment_public": bool(self.comment and self.comment["public"]),
             "child_events": children,
         }
+        if self.comment is None:
+            return item, None
+        c = self.comment
+        comment_child = {
+            "id": c["id"],
+            "via": c["via"],
+            "via_reference_id": None,
+            "type": "Comment",
+            "author_id": c["author_id"],
+            "body": c["body"],
+            "html_body": c["html_body"],
+            "public": c["public"],
+            "attachments": c["attachments"],
+            "audit_id": self.id,
+            "created_at": c["created_at"],
+            "event_type": "Comment",
+        }
+        return item, {**item, "child_events": [comment_child, *children]}
 
     def api_item(self) -> dict[str, Any]:
         """The ``GET /api/v2/tickets/{id}/audits`` item."""

@@ -105,7 +105,10 @@ class SlaService(ServiceBase):
         if audit is not None and audit.comment is not None and audit.comment["public"] and before is not None:
             by_agent = self._agent_reply(w, audit.comment["author_id"], after)
         policy = rules.select_policy(w.load_sla_policies(), after)
-        self._write(w, state, self.engine.on_change(state, Change(before, after, now, by_agent), policy))
+        out = self.engine.on_change(state, Change(before, after, now, by_agent), policy)
+        if loaded is not None and not out.events and not out.undone and state.to_json() == loaded:
+            return  # nothing moved (a change no metric reads): the stored state and its deadline stand
+        self._write(w, state, out)
 
     def run_due(self, w: Writer, now: int) -> int:
         """Write every breach whose target passed before ``now``; returns how many. Idempotent: a breached

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -88,12 +88,19 @@ class Store:
         self.engine.dispose()
 
 
+#: Built once (every change allocates ids): SQLAlchemy keys its compiled-statement cache per statement object.
+_ALLOCATE = (
+    update(schema.id_sequences)
+    .where(schema.id_sequences.c.name == bindparam("sequence"))
+    .values(value=schema.id_sequences.c.value + bindparam("count"))
+    .returning(schema.id_sequences.c.value)
+)
+
+
 def allocate_ids(conn: Connection, name: str, count: int = 1) -> int:
     """Reserve ``count`` consecutive ids of the named sequence inside the caller's transaction; returns the first."""
     table = schema.id_sequences
-    row = conn.execute(
-        update(table).where(table.c.name == name).values(value=table.c.value + count).returning(table.c.value)
-    ).first()
+    row = conn.execute(_ALLOCATE, {"sequence": name, "count": count}).first()
     if row is None:
         try:
             with conn.begin_nested():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from deskstream.domain.audits import Audit
 from deskstream.domain.tickets import Person
@@ -17,6 +17,43 @@ from deskstream.store import schema
 from deskstream.store.engine import allocate_ids
 
 dumps = orjson.dumps
+
+# The hot path's statements, built once: SQLAlchemy then finds each compiled form by a cache key computed once per
+# statement object, instead of rebuilding and re-keying a statement on every call (a third of an update's time).
+_t, _v, _s = schema.tickets, schema.ticket_versions, schema.sla_states
+_LOAD_TICKET = select(_t.c.json, _t.c.version, _t.c.deleted_at, _t.c.updated_at, _t.c.created_at).where(
+    _t.c.id == bindparam("ticket_id")
+)
+_TICKET_COLUMNS = [c.name for c in _t.columns if c.name != "id"]
+_UPDATE_TICKET = (
+    update(_t).where(_t.c.id == bindparam("ticket_id")).values({n: bindparam(n) for n in _TICKET_COLUMNS})
+)
+_INSERT_TICKET = insert(_t)
+_INSERT_VERSION = insert(_v)
+_INSERT_EVENT = insert(schema.ticket_events)
+_INSERT_COMMENT = insert(schema.comments)
+_INSERT_METRIC_EVENTS = insert(schema.ticket_metric_events)
+_LOAD_PERSON = select(schema.users.c.json).where(
+    schema.users.c.id == bindparam("user_id"), schema.users.c.deleted_at.is_(None)
+)
+_LOAD_RECORD = {
+    name: select(schema.metadata.tables[name].c.json, schema.metadata.tables[name].c.deleted_at).where(
+        schema.metadata.tables[name].c.id == bindparam("record_id")
+    )
+    for name in ("users", "organizations", "groups", "sla_policies")
+}
+_LOAD_SLA_STATE = select(_s.c.json).where(_s.c.ticket_id == bindparam("ticket_id"))
+_UPDATE_SLA_STATE = (
+    update(_s)
+    .where(_s.c.ticket_id == bindparam("tid"))
+    .values(next_deadline=bindparam("next_deadline"), json=bindparam("json"))
+)
+_INSERT_SLA_STATE = insert(_s)
+_LOAD_SLA_POLICIES = (
+    select(schema.sla_policies.c.json)
+    .where(schema.sla_policies.c.deleted_at.is_(None))
+    .order_by(schema.sla_policies.c.position, schema.sla_policies.c.id)
+)
 
 
 def ticket_row(ticket: dict[str, Any], version: int, created_at: int, deleted_at: int | None) -> dict[str, Any]:
@@ -39,12 +76,13 @@ def ticket_row(ticket: dict[str, Any], version: int, created_at: int, deleted_at
 
 def audit_rows(audit: Audit) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The ``ticket_events`` row (three stored forms) and the ``comments`` row, if the audit has a comment."""
+    item, with_comments = audit.export_items()
     event = {
         "id": audit.id,
         "ticket_id": audit.ticket_id,
         "timestamp": audit.created_at,
-        "json": dumps(audit.export_item(with_comments=False)),
-        "json_comments": dumps(audit.export_item(with_comments=True)) if audit.comment else None,
+        "json": dumps(item),
+        "json_comments": None if with_comments is None else dumps(with_comments),
         "audit_json": dumps(audit.api_item()),
     }
     comment = None
@@ -89,10 +127,7 @@ class Writer:
     # tickets ----------------------------------------------------------------------------------------------------
     def load_ticket(self, ticket_id: int) -> tuple[dict[str, Any], int, int | None] | None:
         """The current ticket, its version number and its ``deleted_at``; None if it never existed."""
-        t = schema.tickets
-        row = self.conn.execute(
-            select(t.c.json, t.c.version, t.c.deleted_at, t.c.updated_at, t.c.created_at).where(t.c.id == ticket_id)
-        ).first()
+        row = self.conn.execute(_LOAD_TICKET, {"ticket_id": ticket_id}).first()
         if row is None:
             return None
         ticket = orjson.loads(row.json)
@@ -107,11 +142,11 @@ class Writer:
         created = ticket["_created_ts"]
         row = ticket_row(ticket, version, created, deleted_at)
         if version == 1:
-            self.conn.execute(insert(schema.tickets), [row])
+            self.conn.execute(_INSERT_TICKET, [row])
         else:
-            self.conn.execute(update(schema.tickets).where(schema.tickets.c.id == ticket["id"]).values(row))
+            self.conn.execute(_UPDATE_TICKET, {"ticket_id": row.pop("id"), **row})
         self.conn.execute(
-            insert(schema.ticket_versions),
+            _INSERT_VERSION,
             [
                 {
                     "ticket_id": ticket["id"],
@@ -125,19 +160,18 @@ class Writer:
 
     def add_audit(self, audit: Audit) -> None:
         event, comment = audit_rows(audit)
-        self.conn.execute(insert(schema.ticket_events), [event])
+        self.conn.execute(_INSERT_EVENT, [event])
         if comment is not None:
-            self.conn.execute(insert(schema.comments), [comment])
+            self.conn.execute(_INSERT_COMMENT, [comment])
 
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
         """Insert metric events (``incremental/ticket_metric_events`` items) as they are served."""
         if events:
-            self.conn.execute(insert(schema.ticket_metric_events), metric_event_rows(events))
+            self.conn.execute(_INSERT_METRIC_EVENTS, metric_event_rows(events))
 
     # people -----------------------------------------------------------------------------------------------------
     def load_person(self, user_id: int) -> Person | None:
-        u = schema.users
-        row = self.conn.execute(select(u.c.json).where(u.c.id == user_id, u.c.deleted_at.is_(None))).first()
+        row = self.conn.execute(_LOAD_PERSON, {"user_id": user_id}).first()
         if row is None:
             return None
         user = orjson.loads(row.json)
@@ -145,8 +179,11 @@ class Writer:
 
     def load_record(self, table: str, record_id: int) -> tuple[dict[str, Any], int | None] | None:
         """A user, organization or group as served, with its ``deleted_at``."""
-        t = schema.metadata.tables[table]
-        row = self.conn.execute(select(t.c.json, t.c.deleted_at).where(t.c.id == record_id)).first()
+        prebuilt = _LOAD_RECORD.get(table)
+        if prebuilt is None:
+            t = schema.metadata.tables[table]
+            prebuilt = select(t.c.json, t.c.deleted_at).where(t.c.id == bindparam("record_id"))
+        row = self.conn.execute(prebuilt, {"record_id": record_id}).first()
         return None if row is None else (orjson.loads(row.json), row.deleted_at)
 
     def insert_record(self, table: str, values: dict[str, Any], record: dict[str, Any]) -> None:
@@ -168,21 +205,18 @@ class Writer:
     # SLA engine (service/sla.py) ----------------------------------------------------------------------------------
     def load_sla_policies(self) -> list[dict[str, Any]]:
         """Live SLA policies in the order Zendesk matches them: by position, then by id."""
-        p = schema.sla_policies
-        rows = self.conn.execute(select(p.c.json).where(p.c.deleted_at.is_(None)).order_by(p.c.position, p.c.id))
+        rows = self.conn.execute(_LOAD_SLA_POLICIES)
         return [orjson.loads(row.json) for row in rows]
 
     def load_sla_state(self, ticket_id: int) -> dict[str, Any] | None:
         """A ticket's metric instances as the SLA engine left them; None before its first change."""
-        s = schema.sla_states
-        raw = self.conn.execute(select(s.c.json).where(s.c.ticket_id == ticket_id)).scalar()
+        raw = self.conn.execute(_LOAD_SLA_STATE, {"ticket_id": ticket_id}).scalar()
         return None if raw is None else orjson.loads(raw)
 
     def save_sla_state(self, ticket_id: int, state: dict[str, Any], next_deadline: int | None) -> None:
-        s = schema.sla_states
         values = {"next_deadline": next_deadline, "json": dumps(state)}
-        if self.conn.execute(update(s).where(s.c.ticket_id == ticket_id).values(**values)).rowcount == 0:
-            self.conn.execute(insert(s).values(ticket_id=ticket_id, **values))
+        if self.conn.execute(_UPDATE_SLA_STATE, {"tid": ticket_id, **values}).rowcount == 0:
+            self.conn.execute(_INSERT_SLA_STATE, [{"ticket_id": ticket_id, **values}])
 
     def due_sla_tickets(self, now: int, limit: int = 500) -> list[int]:
         """Tickets with an SLA target that passed before ``now``, locked for this transaction.
