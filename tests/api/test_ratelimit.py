@@ -6,12 +6,10 @@ The HTTP tests run servers with ``--clock sim`` and move the stored clock, so a 
 from __future__ import annotations
 
 import itertools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 
 import httpx
-import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +17,7 @@ from hypothesis import strategies as st
 from conftest import ADMIN, AGENT, Server
 from deskstream.api.ratelimit import Bucket, DatabaseLimiter, Limiter, MemoryLimiter
 from deskstream.store import Store
+from tests.helpers import pg_database
 
 TICKETS = "/api/v2/incremental/tickets.json"
 SAMPLE = "/api/v2/incremental/tickets/sample.json"
@@ -41,21 +40,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 @pytest.fixture(scope="module")
 def pg_store() -> Iterator[Store]:
-    """A fresh PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped afterwards."""
-    server = os.environ.get("DESKSTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"deskstream_ratelimit_{os.getpid()}"
-    try:
-        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        pytest.skip(f"no PostgreSQL at {server}: {exc}")
-    admin.execute(f"DROP DATABASE IF EXISTS {name}")
-    admin.execute(f"CREATE DATABASE {name}")
-    store = Store(server.rsplit("/", 1)[0] + "/" + name)
-    store.migrate()
-    yield store
-    store.dispose()
-    admin.execute(f"DROP DATABASE {name}")
-    admin.close()
+    with pg_database("ratelimit") as store:
+        yield store
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

@@ -5,18 +5,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
 from sqlalchemy import select, text
 
 from deskstream.generate import Summary, generate
 from deskstream.store import Store, schema
+from tests.helpers import pg_database
 
 #: A fixed simulated end of history: the same seed then gives the same bytes.
 END = 1_717_200_000  # 2024-06-01T00:00:00Z
@@ -38,21 +37,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, S
 
 @pytest.fixture
 def pg_store() -> Iterator[Store]:
-    """A fresh PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped afterwards."""
-    server = os.environ.get("DESKSTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"deskstream_generate_{os.getpid()}"
-    try:
-        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        pytest.skip(f"no PostgreSQL at {server}: {exc}")
-    admin.execute(f"DROP DATABASE IF EXISTS {name}")
-    admin.execute(f"CREATE DATABASE {name}")
-    store = Store(server.rsplit("/", 1)[0] + "/" + name)
-    store.migrate()
-    yield store
-    store.dispose()
-    admin.execute(f"DROP DATABASE {name}")
-    admin.close()
+    with pg_database("generate") as store:
+        yield store
 
 
 def exported(store: Store) -> bytes:
