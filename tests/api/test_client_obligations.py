@@ -240,16 +240,11 @@ def test_7_tickets_carry_fields_and_generated_timestamp_and_metric_times_are_who
 
 
 # 8 ---------------------------------------------------------------------------------------------------------------
+#: The list endpoints tap-zendesk probes (spec/clients-reference.md § 2) → Zendesk's list key: the path's own name,
+#: but for the last three.
 DISCOVERY = {
-    "groups": "groups",
-    "macros": "macros",
-    "tags": "tags",
-    "ticket_fields": "ticket_fields",
-    "group_memberships": "group_memberships",
-    "satisfaction_ratings": "satisfaction_ratings",
-    "user_fields": "user_fields",
-    "organization_fields": "organization_fields",
-    "ticket_forms": "ticket_forms",
+    **{path: path for path in ("groups", "macros", "tags", "ticket_fields", "group_memberships", "satisfaction_ratings",
+                               "user_fields", "organization_fields", "ticket_forms")},
     "slas/policies": "sla_policies",
     "search": "results",
     "channels/voice/phone_numbers": "phone_numbers",
