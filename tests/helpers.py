@@ -10,13 +10,14 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 import pytest
 
+from deskstream import demo
 from deskstream.store import Store
 
 if TYPE_CHECKING:
@@ -53,6 +54,30 @@ def next_local(admin: httpx.Client, weekday: int, hour: int, minute: int = 0) ->
     day = datetime.fromtimestamp(now, NEW_YORK).date() + timedelta(days=1)
     day += timedelta(days=(weekday - day.weekday()) % 7)
     return clock(admin, set=int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK).timestamp()))
+
+
+def create_ticket(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """Create a ticket through the API (with a first comment unless ``fields`` has one); asserts the 201, returns it."""
+    fields.setdefault("comment", {"body": "The printer is on fire"})
+    response = client.post("/api/v2/tickets", json={"ticket": fields})
+    assert response.status_code == 201, response.text
+    return dict(response.json()["ticket"])
+
+
+def tagged_ticket(admin: httpx.Client, tag: str, priority: str = "urgent", **fields: Any) -> dict[str, Any]:
+    """An end user's ticket tagged ``tag``: the SLA tests give each test its own tag, matched by its own policy."""
+    return create_ticket(admin, subject="Help", comment={"body": "It broke."}, priority=priority, tags=[tag],
+                         requester={"email": demo.USER_EMAIL}, **fields)
+
+
+def tag_policy(admin: httpx.Client, tag: str, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """An SLA policy ``Policy <tag>`` for the tickets tagged ``tag``, with these ``policy_metrics``; returns it."""
+    body = {"title": f"Policy {tag}", "description": "test", "filter": {
+        "all": [{"field": "current_tags", "operator": "includes", "value": tag}], "any": []},
+        "policy_metrics": metrics}
+    created = admin.post("/api/v2/slas/policies", json={"sla_policy": body})
+    assert created.status_code == 201, created.text
+    return dict(created.json()["sla_policy"])
 
 
 @contextmanager

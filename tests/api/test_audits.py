@@ -16,18 +16,12 @@ from sqlalchemy import select
 from deskstream import demo
 from deskstream.clock import SimClock
 from deskstream.store import schema
+from tests.helpers import create_ticket
 
 if TYPE_CHECKING:
     from conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
-
-
-def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:
-    fields.setdefault("comment", {"body": "first"})
-    response = client.post("/api/v2/tickets", json={"ticket": fields})
-    assert response.status_code == 201, response.text
-    return dict(response.json()["ticket"])
 
 
 def last_audit(client: httpx.Client, ticket_id: int) -> dict[str, Any]:
@@ -47,7 +41,8 @@ def stored_events(server: Server, ticket_id: int) -> list[dict[str, Any]]:
 
 
 def test_the_create_audit_has_a_comment_and_one_create_event_per_field_set(admin: httpx.Client) -> None:
-    ticket = create(admin, subject="New", priority="low", tags=["x"], custom_fields=[{"id": 7, "value": "v"}])
+    ticket = create_ticket(admin, subject="New", priority="low", tags=["x"], custom_fields=[{"id": 7, "value": "v"}],
+                           comment={"body": "first"})
     audit = last_audit(admin, ticket["id"])
     assert audit["events"][0]["type"] == "Comment" and audit["events"][0]["body"] == "first"
     created = {e["field_name"]: e["value"] for e in audit["events"][1:]}
@@ -82,7 +77,7 @@ CHANGES: list[tuple[str, dict[str, Any], dict[str, Any], Any, Any]] = [
 def test_each_field_change_is_one_change_event_with_value_and_previous_value(
     admin: httpx.Client, field: str, initial: dict[str, Any], update: dict[str, Any], value: Any, previous: Any
 ) -> None:
-    ticket = create(admin, **initial)
+    ticket = create_ticket(admin, **initial)
     assert admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": update}).status_code == 200
     events = last_audit(admin, ticket["id"])["events"]
     assert events == [
@@ -94,7 +89,7 @@ def test_reference_fields_change_with_their_ids(admin: httpx.Client, agent: http
     group = admin.post("/api/v2/groups", json={"group": {"name": "Audit group"}}).json()["group"]["id"]
     org = admin.post("/api/v2/organizations", json={"organization": {"name": "Audit org"}}).json()["organization"]["id"]
     agent_id = agent.get("/api/v2/users/me").json()["user"]["id"]
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     change = {"assignee_id": agent_id, "group_id": group, "organization_id": org, "collaborator_ids": [agent_id]}
     admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": change})
     events = {e["field_name"]: (e["value"], e["previous_value"]) for e in last_audit(admin, ticket["id"])["events"]}
@@ -107,7 +102,7 @@ def test_reference_fields_change_with_their_ids(admin: httpx.Client, agent: http
 
 
 def test_the_export_form_flattens_children_with_added_and_removed_tags(admin: httpx.Client, server: Server) -> None:
-    ticket = create(admin, tags=["keep", "drop"], custom_fields=[{"id": 3, "value": "x"}])
+    ticket = create_ticket(admin, tags=["keep", "drop"], custom_fields=[{"id": 3, "value": "x"}])
     change = {"tags": ["keep", "new"], "status": "open", "custom_fields": [{"id": 3, "value": "y"}]}
     admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": change})
     item = stored_events(server, ticket["id"])[-1]
@@ -122,7 +117,7 @@ def test_the_export_form_flattens_children_with_added_and_removed_tags(admin: ht
 
 
 def test_a_comment_is_a_comment_event_and_flags_the_export_item(admin: httpx.Client, server: Server) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"comment": {"body": "private", "public": False}}})
     events = last_audit(admin, ticket["id"])["events"]
     assert [(e["type"], e["body"], e["public"]) for e in events] == [("Comment", "private", False)]
@@ -131,7 +126,7 @@ def test_a_comment_is_a_comment_event_and_flags_the_export_item(admin: httpx.Cli
 
 
 def test_audits_record_who_and_through_what(admin: httpx.Client) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     audit = last_audit(admin, ticket["id"])
     assert audit["author_id"] == admin.get("/api/v2/users/me").json()["user"]["id"]
     assert audit["via"]["channel"] == "api"
@@ -170,7 +165,7 @@ def test_an_audited_update_moves_updated_at_and_generated_timestamp_together(
     sim: Server, tick: Callable[[], int]
 ) -> None:
     admin = sim.client(ADMIN)
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     now = tick()
     admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"priority": "high"}})
     assert generated(sim, ticket["id"]) == (now, now)
@@ -178,7 +173,7 @@ def test_an_audited_update_moves_updated_at_and_generated_timestamp_together(
 
 def test_a_no_op_update_moves_neither_time(sim: Server, tick: Callable[[], int]) -> None:
     admin = sim.client(ADMIN)
-    ticket = create(admin, priority="high")
+    ticket = create_ticket(admin, priority="high")
     before = generated(sim, ticket["id"])
     tick()
     admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"priority": "high"}})
@@ -190,7 +185,7 @@ def test_renaming_the_requester_is_a_system_update_that_moves_generated_timestam
 ) -> None:
     admin = sim.client(ADMIN)
     user = admin.post("/api/v2/users", json={"user": {"name": "Old Name", "email": "rename@example.com"}}).json()
-    ticket = create(admin, requester_id=user["user"]["id"])
+    ticket = create_ticket(admin, requester_id=user["user"]["id"])
     created = generated(sim, ticket["id"])
     now = tick()
     admin.put(f"/api/v2/users/{user['user']['id']}", json={"user": {"name": "New Name"}})

@@ -18,27 +18,18 @@ from sqlalchemy import select
 from deskstream.clock import SimClock
 from deskstream.domain.timefmt import iso
 from deskstream.store import schema
-from tests.conftest import AGENT, END_USER, Server
-from tests.helpers import NEW_YORK, clock, next_local, sim, sim_admin  # noqa: F401  (sim, sim_admin: fixtures)
+from tests.conftest import AGENT, Server
+from tests.helpers import (  # noqa: F401  (sim, sim_admin: fixtures)
+    NEW_YORK,
+    clock,
+    next_local,
+    sim,
+    sim_admin,
+    tag_policy,
+    tagged_ticket,
+)
 
 MINUTE = 60
-
-
-def policy(admin: httpx.Client, tag: str, metrics: list[dict[str, Any]]) -> dict[str, Any]:
-    body = {"title": f"Policy {tag}", "description": "test", "filter": {
-        "all": [{"field": "current_tags", "operator": "includes", "value": tag}], "any": []},
-        "policy_metrics": metrics}
-    created = admin.post("/api/v2/slas/policies", json={"sla_policy": body})
-    assert created.status_code == 201, created.text
-    return dict(created.json()["sla_policy"])
-
-
-def ticket(admin: httpx.Client, tag: str, priority: str = "urgent", **fields: Any) -> dict[str, Any]:
-    body = {"subject": "Help", "comment": {"body": "It broke."}, "priority": priority, "tags": [tag],
-            "requester": {"email": END_USER[0]}, **fields}
-    answer = admin.post("/api/v2/tickets", json={"ticket": body})
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json()["ticket"])
 
 
 def events(sim: Server, ticket_id: int) -> list[dict[str, Any]]:
@@ -61,8 +52,8 @@ FIRST_REPLY_10 = [{"priority": "urgent", "metric": "first_reply_time", "target":
 def test_an_urgent_ticket_under_a_policy_gets_apply_sla_with_the_policy_and_its_target(
     sim: Server, admin: httpx.Client
 ) -> None:
-    made = policy(admin, "sla_apply", FIRST_REPLY_10)
-    t = ticket(admin, "sla_apply")
+    made = tag_policy(admin, "sla_apply", FIRST_REPLY_10)
+    t = tagged_ticket(admin, "sla_apply")
     applied = of(events(sim, t["id"]), "reply_time", "apply_sla")
     assert len(applied) == 1
     assert applied[0]["instance_id"] == 1 and applied[0]["time"] == t["created_at"]
@@ -71,7 +62,7 @@ def test_an_urgent_ticket_under_a_policy_gets_apply_sla_with_the_policy_and_its_
 
 
 def test_a_ticket_no_policy_matches_gets_metric_events_but_no_apply_sla(sim: Server, admin: httpx.Client) -> None:
-    t = ticket(admin, "no_policy_here")
+    t = tagged_ticket(admin, "no_policy_here")
     found = events(sim, t["id"])
     assert {e["type"] for e in found} == {"measure", "activate"}
     assert {e["metric"] for e in found if e["type"] == "activate"} == {
@@ -81,8 +72,8 @@ def test_a_ticket_no_policy_matches_gets_metric_events_but_no_apply_sla(sim: Ser
 def test_an_unanswered_ticket_breaches_at_the_exact_target_time_as_the_clock_passes_it(
     sim: Server, admin: httpx.Client
 ) -> None:
-    policy(admin, "sla_breach", FIRST_REPLY_10)
-    t = ticket(admin, "sla_breach")
+    tag_policy(admin, "sla_breach", FIRST_REPLY_10)
+    t = tagged_ticket(admin, "sla_breach")
     clock(admin, advance=9 * MINUTE)
     assert of(events(sim, t["id"]), "reply_time", "breach") == []
     clock(admin, advance=2 * MINUTE)
@@ -95,8 +86,8 @@ def test_an_unanswered_ticket_breaches_at_the_exact_target_time_as_the_clock_pas
 def test_an_agent_public_reply_before_the_target_fulfills_and_no_breach_follows(
     sim: Server, admin: httpx.Client
 ) -> None:
-    policy(admin, "sla_fulfill", FIRST_REPLY_10)
-    t = ticket(admin, "sla_fulfill")
+    tag_policy(admin, "sla_fulfill", FIRST_REPLY_10)
+    t = tagged_ticket(admin, "sla_fulfill")
     clock(admin, advance=4 * MINUTE)
     agent = sim.client(AGENT)
     assert agent.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"comment": {"body": "On it."}}}).status_code == 200
@@ -109,8 +100,8 @@ def test_an_agent_public_reply_before_the_target_fulfills_and_no_breach_follows(
 
 
 def test_a_private_note_does_not_fulfill_the_first_reply(sim: Server, admin: httpx.Client) -> None:
-    policy(admin, "sla_private", FIRST_REPLY_10)
-    t = ticket(admin, "sla_private")
+    tag_policy(admin, "sla_private", FIRST_REPLY_10)
+    t = tagged_ticket(admin, "sla_private")
     note = {"ticket": {"comment": {"body": "internal", "public": False}}}
     assert admin.put(f"/api/v2/tickets/{t['id']}", json=note).status_code == 200
     clock(admin, advance=11 * MINUTE)
@@ -121,8 +112,8 @@ def test_a_private_note_does_not_fulfill_the_first_reply(sim: Server, admin: htt
 def test_pending_pauses_a_pausable_metric_so_it_breaches_later_by_the_paused_time(
     sim: Server, admin: httpx.Client
 ) -> None:
-    policy(admin, "sla_pause", [{"priority": "urgent", "metric": "agent_work_time", "target": 30}])
-    t = ticket(admin, "sla_pause")
+    tag_policy(admin, "sla_pause", [{"priority": "urgent", "metric": "agent_work_time", "target": 30}])
+    t = tagged_ticket(admin, "sla_pause")
     start = t["generated_timestamp"]
     clock(admin, advance=10 * MINUTE)
     admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"status": "pending"}})
@@ -141,10 +132,10 @@ def test_pending_pauses_a_pausable_metric_so_it_breaches_later_by_the_paused_tim
 
 def test_business_hours_targets_skip_nights_and_weekends(sim: Server, admin: httpx.Client) -> None:
     friday = datetime.fromtimestamp(next_local(admin, 4, 16, 30), NEW_YORK)
-    policy(admin, "sla_business", [
+    tag_policy(admin, "sla_business", [
         {"priority": "urgent", "metric": "first_reply_time", "target": 60, "business_hours": True},
         {"priority": "urgent", "metric": "requester_wait_time", "target": 60, "business_hours": False}])
-    t = ticket(admin, "sla_business")
+    t = tagged_ticket(admin, "sla_business")
     clock(admin, advance=3 * 86_400)
     found = events(sim, t["id"])
     monday = (friday + timedelta(days=3)).replace(hour=9, minute=30)
@@ -153,9 +144,9 @@ def test_business_hours_targets_skip_nights_and_weekends(sim: Server, admin: htt
 
 
 def test_lowering_the_priority_after_a_breach_undoes_it_with_deleted_true(sim: Server, admin: httpx.Client) -> None:
-    policy(admin, "sla_undo", FIRST_REPLY_10 + [
+    tag_policy(admin, "sla_undo", FIRST_REPLY_10 + [
         {"priority": "low", "metric": "first_reply_time", "target": 600, "business_hours": False}])
-    t = ticket(admin, "sla_undo")
+    t = tagged_ticket(admin, "sla_undo")
     clock(admin, advance=15 * MINUTE)
     admin.put(f"/api/v2/tickets/{t['id']}", json={"ticket": {"priority": "low"}})
     found = events(sim, t["id"])
@@ -164,8 +155,8 @@ def test_lowering_the_priority_after_a_breach_undoes_it_with_deleted_true(sim: S
 
 
 def test_a_breach_is_a_system_update_in_incremental_tickets_and_in_no_audit(sim: Server, admin: httpx.Client) -> None:
-    policy(admin, "sla_system", FIRST_REPLY_10)
-    t = ticket(admin, "sla_system")
+    tag_policy(admin, "sla_system", FIRST_REPLY_10)
+    t = tagged_ticket(admin, "sla_system")
     audits = admin.get(f"/api/v2/tickets/{t['id']}/audits").json()["audits"]
     clock(admin, advance=11 * MINUTE)
     clock(admin, advance=2 * MINUTE)  # past the export horizon
@@ -180,7 +171,7 @@ def test_a_breach_is_a_system_update_in_incremental_tickets_and_in_no_audit(sim:
 
 
 def test_renaming_the_requester_is_a_system_update_of_the_ticket(sim: Server, admin: httpx.Client) -> None:
-    t = ticket(admin, "sla_rename")
+    t = tagged_ticket(admin, "sla_rename")
     clock(admin, advance=5 * MINUTE)
     user_id = t["requester_id"]
     admin.put(f"/api/v2/users/{user_id}", json={"user": {"name": f"Renamed {t['id']}"}})
@@ -191,8 +182,8 @@ def test_renaming_the_requester_is_a_system_update_of_the_ticket(sim: Server, ad
 
 
 def test_the_scheduler_writes_a_breach_when_nobody_writes(sim: Server, admin: httpx.Client) -> None:
-    policy(admin, "sla_scheduler", FIRST_REPLY_10)
-    t = ticket(admin, "sla_scheduler")
+    tag_policy(admin, "sla_scheduler", FIRST_REPLY_10)
+    t = tagged_ticket(admin, "sla_scheduler")
     store = sim.store()
     SimClock(store).advance(11 * MINUTE)  # moves the stored clock without the route's own breach pass
     store.dispose()
@@ -206,8 +197,8 @@ def test_the_scheduler_writes_a_breach_when_nobody_writes(sim: Server, admin: ht
 def test_several_server_processes_write_each_breach_once(make_server: Callable[..., Server]) -> None:
     many = make_server("--clock", "sim", "--rate-limit", "off", "--workers", "3")
     admin = many.client()
-    policy(admin, "sla_many", FIRST_REPLY_10)
-    made = [ticket(admin, "sla_many") for _ in range(5)]
+    tag_policy(admin, "sla_many", FIRST_REPLY_10)
+    made = [tagged_ticket(admin, "sla_many") for _ in range(5)]
     store = many.store()
     SimClock(store).advance(11 * MINUTE)
     store.dispose()

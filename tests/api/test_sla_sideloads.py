@@ -14,27 +14,28 @@ import httpx
 
 from deskstream.domain.timefmt import iso
 from tests.conftest import AGENT, END_USER, Server
-from tests.helpers import NEW_YORK, clock, next_local, sim, sim_admin  # noqa: F401  (sim, sim_admin: fixtures)
+from tests.helpers import (  # noqa: F401  (sim, sim_admin: fixtures)
+    NEW_YORK,
+    clock,
+    next_local,
+    sim,
+    sim_admin,
+    tag_policy,
+    tagged_ticket,
+)
 
 MINUTE, HOUR = 60, 3600
 EXPORTS = "/api/v2/incremental"
 
 
 def policy(admin: httpx.Client, tag: str, *metrics: tuple[str, int, bool]) -> None:
-    body = {"title": f"Policy {tag}", "filter": {"all": [{"field": "current_tags", "operator": "includes",
-                                                          "value": tag}], "any": []},
-            "policy_metrics": [{"priority": "urgent", "metric": m, "target": target, "business_hours": business}
-                               for m, target, business in metrics]}
-    answer = admin.post("/api/v2/slas/policies", json={"sla_policy": body})
-    assert answer.status_code == 201, answer.text
+    """A policy for urgent tickets tagged ``tag``, with these (metric, target, business_hours)."""
+    tag_policy(admin, tag, [{"priority": "urgent", "metric": m, "target": target, "business_hours": business}
+                            for m, target, business in metrics])
 
 
 def ticket(admin: httpx.Client, tag: str) -> int:
-    body = {"subject": "Help", "comment": {"body": "It broke."}, "priority": "urgent", "tags": [tag],
-            "requester": {"email": END_USER[0]}}
-    answer = admin.post("/api/v2/tickets", json={"ticket": body})
-    assert answer.status_code == 201, answer.text
-    return int(answer.json()["ticket"]["id"])
+    return int(tagged_ticket(admin, tag)["id"])
 
 
 def update(admin: httpx.Client, ticket_id: int, **fields: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from deskstream.store import schema
+from tests.helpers import create_ticket
 
 if TYPE_CHECKING:
     from conftest import Server  # the session's server fixture type (tests/conftest.py)
@@ -24,13 +25,6 @@ SEED_000_TICKET_KEYS = {
     "ticket_form_id", "type", "updated_at", "updated_stamp", "url", "via", "via_followup_source_id", "via_id",
     "voice_comment",
 }  # fmt: skip
-
-
-def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:
-    fields.setdefault("comment", {"body": "The printer is on fire"})
-    response = client.post("/api/v2/tickets", json={"ticket": fields})
-    assert response.status_code == 201, response.text
-    return dict(response.json()["ticket"])
 
 
 def audits(client: httpx.Client, ticket_id: int) -> list[dict[str, Any]]:
@@ -53,7 +47,7 @@ def count(server: Server, table: str, **where: Any) -> int:
 
 
 def test_a_created_ticket_has_every_field_of_seed_000_and_the_values_sent(admin: httpx.Client) -> None:
-    ticket = create(admin, subject="Help", priority="high", type="incident", tags=["Billing", "vip"])
+    ticket = create_ticket(admin, subject="Help", priority="high", type="incident", tags=["Billing", "vip"])
     assert SEED_000_TICKET_KEYS <= set(ticket)
     assert (ticket["subject"], ticket["raw_subject"]) == ("Help", "Help")
     assert ticket["description"] == "The printer is on fire"
@@ -73,13 +67,13 @@ def test_a_created_ticket_answers_201_with_its_location(admin: httpx.Client) -> 
 
 def test_a_ticket_with_an_assignee_starts_open(admin: httpx.Client, agent: httpx.Client) -> None:
     agent_id = agent.get("/api/v2/users/me").json()["user"]["id"]
-    ticket = create(admin, assignee_id=agent_id)
+    ticket = create_ticket(admin, assignee_id=agent_id)
     assert ticket["status"] == "open"
     assert ticket["assignee_email"] == "agent@example.com"
 
 
 def test_a_requester_given_by_email_becomes_an_end_user(admin: httpx.Client) -> None:
-    ticket = create(admin, requester={"email": "New.Customer@example.net", "name": "New Customer"})
+    ticket = create_ticket(admin, requester={"email": "New.Customer@example.net", "name": "New Customer"})
     user = admin.get(f"/api/v2/users/{ticket['requester_id']}").json()["user"]
     assert (user["email"], user["name"], user["role"]) == ("new.customer@example.net", "New Customer", "end-user")
     assert ticket["requester"] == {"id": user["id"], "name": "New Customer", "email": "new.customer@example.net"}
@@ -92,13 +86,13 @@ def test_a_ticket_without_a_comment_or_description_is_refused(admin: httpx.Clien
 
 
 def test_reading_a_ticket_returns_what_was_stored_with_and_without_json_suffix(admin: httpx.Client) -> None:
-    ticket = create(admin, subject="Read me")
+    ticket = create_ticket(admin, subject="Read me")
     assert admin.get(f"/api/v2/tickets/{ticket['id']}").json() == {"ticket": ticket}
     assert admin.get(f"/api/v2/tickets/{ticket['id']}.json").json() == {"ticket": ticket}
 
 
 def test_the_ticket_list_pages_with_a_cursor(admin: httpx.Client) -> None:
-    made = [create(admin, subject=f"list {i}")["id"] for i in range(3)]
+    made = [create_ticket(admin, subject=f"list {i}")["id"] for i in range(3)]
     seen: list[int] = []
     url: str | None = "/api/v2/tickets?page[size]=2"
     while url:
@@ -110,7 +104,7 @@ def test_the_ticket_list_pages_with_a_cursor(admin: httpx.Client) -> None:
 
 
 def test_an_update_changes_the_ticket_and_answers_with_its_audit(admin: httpx.Client) -> None:
-    ticket = create(admin, subject="Before")
+    ticket = create_ticket(admin, subject="Before")
     response = admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"subject": "After", "priority": "low"}})
     assert response.status_code == 200
     body = response.json()
@@ -125,7 +119,7 @@ def test_an_update_changes_the_ticket_and_answers_with_its_audit(admin: httpx.Cl
 
 def test_created_then_updated_twice_shows_two_change_audits_and_a_repeat_adds_none(admin: httpx.Client) -> None:
     """The issue's "done when": create + two updates = three audits; an identical update writes nothing."""
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     path = f"/api/v2/tickets/{ticket['id']}"
     assert admin.put(path, json={"ticket": {"status": "open"}}).status_code == 200
     assert admin.put(path, json={"ticket": {"status": "pending", "priority": "urgent"}}).status_code == 200
@@ -145,7 +139,7 @@ def test_created_then_updated_twice_shows_two_change_audits_and_a_repeat_adds_no
 def test_an_update_that_changes_nothing_writes_no_version_and_keeps_updated_at(
     admin: httpx.Client, server: Server
 ) -> None:
-    ticket = create(admin, subject="Same", tags=["a"])
+    ticket = create_ticket(admin, subject="Same", tags=["a"])
     versions = count(server, "ticket_versions", ticket_id=ticket["id"])
     response = admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"subject": "Same", "tags": ["A"]}})
     assert response.json() == {"ticket": ticket}
@@ -154,7 +148,7 @@ def test_an_update_that_changes_nothing_writes_no_version_and_keeps_updated_at(
 
 
 def test_safe_update_with_a_stale_stamp_is_a_409_and_writes_nothing(admin: httpx.Client, server: Server) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     path = f"/api/v2/tickets/{ticket['id']}"
     stale = {"ticket": {"status": "solved", "safe_update": True, "updated_stamp": "2001-01-01T00:00:00Z"}}
     response = admin.put(path, json=stale)
@@ -165,20 +159,20 @@ def test_safe_update_with_a_stale_stamp_is_a_409_and_writes_nothing(admin: httpx
 
 
 def test_safe_update_with_the_current_stamp_succeeds(admin: httpx.Client) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     fresh = {"ticket": {"status": "solved", "safe_update": True, "updated_stamp": ticket["updated_stamp"]}}
     response = admin.put(f"/api/v2/tickets/{ticket['id']}", json=fresh)
     assert response.status_code == 200 and response.json()["ticket"]["status"] == "solved"
 
 
 def test_safe_update_without_a_stamp_is_invalid(admin: httpx.Client) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     response = admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"status": "open", "safe_update": True}})
     assert response.status_code == 422 and "updated_stamp" in response.json()["details"]
 
 
 def test_a_closed_ticket_cannot_be_changed(admin: httpx.Client) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     path = f"/api/v2/tickets/{ticket['id']}"
     assert admin.put(path, json={"ticket": {"status": "closed"}}).status_code == 200
     response = admin.put(path, json={"ticket": {"subject": "reopen?"}})
@@ -186,7 +180,7 @@ def test_a_closed_ticket_cannot_be_changed(admin: httpx.Client) -> None:
 
 
 def test_a_deleted_ticket_and_its_children_answer_404(admin: httpx.Client, server: Server) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     path = f"/api/v2/tickets/{ticket['id']}"
     assert admin.delete(path).status_code == 204
     for method, url in (("GET", path), ("PUT", path), ("DELETE", path), ("GET", f"{path}/audits"),
@@ -200,7 +194,7 @@ def test_a_deleted_ticket_and_its_children_answer_404(admin: httpx.Client, serve
 def test_a_soft_deleted_ticket_keeps_its_row_with_status_deleted_and_a_delete_audit(
     admin: httpx.Client, server: Server
 ) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     admin.delete(f"/api/v2/tickets/{ticket['id']}")
     store = server.store()
     try:
@@ -218,7 +212,7 @@ def test_a_soft_deleted_ticket_keeps_its_row_with_status_deleted_and_a_delete_au
 
 
 def test_comments_are_listed_and_end_users_see_only_public_ones(admin: httpx.Client, end_user: httpx.Client) -> None:
-    ticket = create(end_user, comment={"body": "My order is late"})
+    ticket = create_ticket(end_user, comment={"body": "My order is late"})
     path = f"/api/v2/tickets/{ticket['id']}"
     admin.put(path, json={"ticket": {"comment": {"body": "internal note", "public": False}}})
     admin.put(path, json={"ticket": {"comment": {"body": "We are on it"}}})
@@ -231,7 +225,7 @@ def test_comments_are_listed_and_end_users_see_only_public_ones(admin: httpx.Cli
 
 
 def test_update_many_stamps_every_ticket_in_one_second_and_reports_a_job_status(admin: httpx.Client) -> None:
-    ids = [create(admin)["id"] for _ in range(3)]
+    ids = [create_ticket(admin)["id"] for _ in range(3)]
     response = admin.put(f"/api/v2/tickets/update_many?ids={','.join(map(str, ids))}",
                          json={"ticket": {"status": "pending"}})  # fmt: skip
     assert response.status_code == 200
@@ -244,7 +238,7 @@ def test_update_many_stamps_every_ticket_in_one_second_and_reports_a_job_status(
 
 
 def test_update_many_with_one_missing_ticket_changes_none_of_them(admin: httpx.Client) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     ids = f"{ticket['id']},987654321"
     response = admin.put(f"/api/v2/tickets/update_many?ids={ids}", json={"ticket": {"status": "hold"}})
     assert response.status_code == 404
@@ -261,12 +255,12 @@ def test_create_many_creates_every_ticket(admin: httpx.Client) -> None:
 def test_an_end_user_creates_tickets_for_themselves_only(end_user: httpx.Client, agent: httpx.Client) -> None:
     me = end_user.get("/api/v2/users/me").json()["user"]["id"]
     agent_id = agent.get("/api/v2/users/me").json()["user"]["id"]
-    ticket = create(end_user, subject="mine", requester_id=agent_id, assignee_id=agent_id, priority="urgent")
+    ticket = create_ticket(end_user, subject="mine", requester_id=agent_id, assignee_id=agent_id, priority="urgent")
     assert (ticket["requester_id"], ticket["assignee_id"], ticket["priority"]) == (me, None, None)
 
 
 def test_an_end_user_may_comment_on_their_own_ticket_but_not_change_its_workflow(end_user: httpx.Client) -> None:
-    ticket = create(end_user)
+    ticket = create_ticket(end_user)
     response = end_user.put(
         f"/api/v2/tickets/{ticket['id']}",
         json={"ticket": {"status": "solved", "priority": "urgent", "comment": {"body": "any news?", "public": False}}},
@@ -280,7 +274,7 @@ def test_an_end_user_may_comment_on_their_own_ticket_but_not_change_its_workflow
 def test_an_end_user_cannot_see_or_change_someone_elses_ticket(
     method: str, admin: httpx.Client, end_user: httpx.Client
 ) -> None:
-    ticket = create(admin)
+    ticket = create_ticket(admin)
     response = end_user.request(method, f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"subject": "x"}})
     assert response.status_code == 403
     assert ticket["id"] not in [t["id"] for t in end_user.get("/api/v2/tickets").json()["tickets"]]
