@@ -19,15 +19,8 @@ from deskstream.clock import SimClock
 from deskstream.domain.timefmt import iso
 from deskstream.store import schema
 from tests.conftest import AGENT, Server
-from tests.helpers import (  # noqa: F401  (sim, sim_admin: fixtures)
-    NEW_YORK,
-    clock,
-    next_local,
-    sim,
-    sim_admin,
-    tag_policy,
-    tagged_ticket,
-)
+from tests.helpers import NEW_YORK, clock, next_local, tag_policy, tagged_ticket
+from tests.helpers import sim, sim_admin  # noqa: F401  (fixtures: this module's server on the simulated clock)
 
 MINUTE = 60
 
