@@ -12,11 +12,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Connection
 
 from deskstream import demo
 from deskstream.clock import FixedClock
@@ -51,6 +53,16 @@ class Server:
 
     def store(self) -> Store:
         return Store(self.db_url)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction on the server's database from the test's own process, closed (store and all) after."""
+        store = self.store()
+        try:
+            with store.read() as conn:
+                yield conn
+        finally:
+            store.dispose()
 
     def stop(self) -> None:
         for client in self.clients:

@@ -30,14 +30,10 @@ def last_audit(client: httpx.Client, ticket_id: int) -> dict[str, Any]:
 
 def stored_events(server: Server, ticket_id: int) -> list[dict[str, Any]]:
     """The ``incremental/ticket_events`` items as stored (flat child events)."""
-    store = server.store()
-    try:
-        e = schema.ticket_events
-        with store.read() as conn:
-            rows = conn.execute(select(e.c.json).where(e.c.ticket_id == ticket_id).order_by(e.c.id)).scalars()
-            return [orjson.loads(row) for row in rows]
-    finally:
-        store.dispose()
+    e = schema.ticket_events
+    with server.read() as conn:
+        rows = conn.execute(select(e.c.json).where(e.c.ticket_id == ticket_id).order_by(e.c.id)).scalars()
+        return [orjson.loads(row) for row in rows]
 
 
 def test_the_create_audit_has_a_comment_and_one_create_event_per_field_set(admin: httpx.Client) -> None:
@@ -151,14 +147,10 @@ def tick(sim: Server) -> Iterator[Callable[[], int]]:
 
 def generated(server: Server, ticket_id: int) -> tuple[int, int]:
     """(generated_timestamp, updated_at) as the exports order by them."""
-    store = server.store()
-    try:
-        t = schema.tickets
-        with store.read() as conn:
-            row = conn.execute(select(t.c.generated_timestamp, t.c.updated_at).where(t.c.id == ticket_id)).one()
-        return int(row[0]), int(row[1])
-    finally:
-        store.dispose()
+    t = schema.tickets
+    with server.read() as conn:
+        row = conn.execute(select(t.c.generated_timestamp, t.c.updated_at).where(t.c.id == ticket_id)).one()
+    return int(row[0]), int(row[1])
 
 
 def test_an_audited_update_moves_updated_at_and_generated_timestamp_together(

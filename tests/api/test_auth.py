@@ -121,15 +121,11 @@ def test_a_user_without_a_password_cannot_sign_in_with_an_empty_or_any_password(
 def test_passwords_and_tokens_are_stored_only_as_argon2_hashes(admin: httpx.Client, server: Server) -> None:
     password = "plaintext-canary-0f3c"
     admin.post("/api/v2/users", json={"user": {"email": "canary@example.com", "name": "C", "password": password}})
-    store = server.store()
-    try:
-        with store.read() as conn:
-            password_hashes = conn.execute(
-                select(schema.users.c.password_hash).where(schema.users.c.password_hash.is_not(None))
-            ).scalars().all()
-            token_hashes = conn.execute(select(schema.api_tokens.c.token_hash)).scalars().all()
-    finally:
-        store.dispose()
+    with server.read() as conn:
+        password_hashes = conn.execute(
+            select(schema.users.c.password_hash).where(schema.users.c.password_hash.is_not(None))
+        ).scalars().all()
+        token_hashes = conn.execute(select(schema.api_tokens.c.token_hash)).scalars().all()
     assert len(password_hashes) >= 4 and token_hashes
     assert all(h.startswith("$argon2id$") for h in [*password_hashes, *token_hashes])
     database = Path(server.db_url.removeprefix("sqlite:///"))

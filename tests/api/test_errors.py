@@ -148,15 +148,11 @@ def target(server: Server) -> int:
 
 
 def counts(server: Server) -> dict[str, int]:
-    store = server.store()
-    try:
-        with store.read() as conn:
-            return {
-                name: int(conn.execute(select(func.count()).select_from(schema.metadata.tables[name])).scalar_one())
-                for name in TABLES
-            }
-    finally:
-        store.dispose()
+    with server.read() as conn:
+        return {
+            name: int(conn.execute(select(func.count()).select_from(schema.metadata.tables[name])).scalar_one())
+            for name in TABLES
+        }
 
 
 def send(client: httpx.Client, case: Case, ticket_id: int) -> httpx.Response:

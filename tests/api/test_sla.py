@@ -28,10 +28,8 @@ MINUTE = 60
 def events(sim: Server, ticket_id: int) -> list[dict[str, Any]]:
     """The ticket's metric events as stored (the export is read in its own tests below)."""
     m = schema.ticket_metric_events
-    store = sim.store()
-    with store.read() as conn:
+    with sim.read() as conn:
         rows = conn.execute(select(m.c.json).where(m.c.ticket_id == ticket_id).order_by(m.c.id)).all()
-    store.dispose()
     return [orjson.loads(r.json) for r in rows]
 
 

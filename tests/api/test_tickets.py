@@ -34,16 +34,12 @@ def audits(client: httpx.Client, ticket_id: int) -> list[dict[str, Any]]:
 
 
 def count(server: Server, table: str, **where: Any) -> int:
-    store = server.store()
-    try:
-        t = schema.metadata.tables[table]
-        query = select(func.count()).select_from(t)
-        for name, value in where.items():
-            query = query.where(t.c[name] == value)
-        with store.read() as conn:
-            return int(conn.execute(query).scalar_one())
-    finally:
-        store.dispose()
+    t = schema.metadata.tables[table]
+    query = select(func.count()).select_from(t)
+    for name, value in where.items():
+        query = query.where(t.c[name] == value)
+    with server.read() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def test_a_created_ticket_has_every_field_of_seed_000_and_the_values_sent(admin: httpx.Client) -> None:
@@ -196,17 +192,13 @@ def test_a_soft_deleted_ticket_keeps_its_row_with_status_deleted_and_a_delete_au
 ) -> None:
     ticket = create_ticket(admin)
     admin.delete(f"/api/v2/tickets/{ticket['id']}")
-    store = server.store()
-    try:
-        with store.read() as conn:
-            row = conn.execute(select(schema.tickets).where(schema.tickets.c.id == ticket["id"])).one()
-            last = conn.execute(
-                select(schema.ticket_events.c.audit_json)
-                .where(schema.ticket_events.c.ticket_id == ticket["id"])
-                .order_by(schema.ticket_events.c.id.desc())
-            ).first()
-    finally:
-        store.dispose()
+    with server.read() as conn:
+        row = conn.execute(select(schema.tickets).where(schema.tickets.c.id == ticket["id"])).one()
+        last = conn.execute(
+            select(schema.ticket_events.c.audit_json)
+            .where(schema.ticket_events.c.ticket_id == ticket["id"])
+            .order_by(schema.ticket_events.c.id.desc())
+        ).first()
     assert row.status == "deleted" and row.deleted_at is not None
     assert last is not None and b'"field_name":"status","value":"deleted","previous_value":"new"' in last[0]
 
