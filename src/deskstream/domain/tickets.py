@@ -147,6 +147,19 @@ class Person:
 Directory = Callable[[int], Person | None]
 
 
+#: The service's bookkeeping keys on a ticket dict (Unix times of the ``created_at``/``updated_at`` columns).
+PRIVATE_KEYS = ("_created_ts", "_updated_ts")
+
+
+def public(ticket: dict[str, Any]) -> dict[str, Any]:
+    """The ticket object as served: a shallow copy without :data:`PRIVATE_KEYS` (a copy and two pops, several
+    times cheaper than filtering sixty keys by name on every change)."""
+    item = dict(ticket)
+    for key in PRIVATE_KEYS:
+        item.pop(key, None)
+    return item
+
+
 def blank_ticket(ticket_id: int, now: int, channel: str) -> dict[str, Any]:
     """Every field of Zendesk's ticket object (seed 000), before the create's values are applied."""
     return {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from deskstream.exceptions import NotFound, Unauthenticated
 from deskstream.service.context import ServiceBase
@@ -35,6 +35,13 @@ class Principal:
     @property
     def is_agent(self) -> bool:
         return self.role in ("admin", "agent")
+
+
+#: Every request reads its user (a deleted or suspended user is refused at once); built once, so SQLAlchemy's
+#: compiled-statement cache finds it without re-keying a new statement per request.
+_LIVE_USER = select(schema.users.c.role, schema.users.c.json).where(
+    schema.users.c.id == bindparam("user_id"), schema.users.c.deleted_at.is_(None)
+)
 
 
 class AuthService(ServiceBase):
@@ -100,8 +107,7 @@ class AuthService(ServiceBase):
             raise Unauthenticated()
 
     def _principal(self, conn: Connection, user_id: int) -> Principal:
-        u = schema.users
-        row = conn.execute(select(u.c.role, u.c.json).where(u.c.id == user_id, u.c.deleted_at.is_(None))).first()
+        row = conn.execute(_LIVE_USER, {"user_id": user_id}).first()
         if row is None:
             raise Unauthenticated()
         user = orjson.loads(row.json)

@@ -13,7 +13,7 @@ import orjson
 
 from deskstream.domain import tickets as rules
 from deskstream.domain.audits import SYSTEM_USER_ID, Audit, child_count, comment_object
-from deskstream.domain.tickets import FieldChange, TicketInput
+from deskstream.domain.tickets import FieldChange, TicketInput, public
 from deskstream.exceptions import Forbidden, NotFound, Unprocessable
 from deskstream.service.context import Actor, ServiceBase
 from deskstream.store.writer import Writer
@@ -21,11 +21,6 @@ from deskstream.store.writer import Writer
 #: Called after every ticket change with (writer, ticket before or None, ticket after, audit or None, now);
 #: the SLA engine listens here and may add metric events in the same transaction.
 TicketListener = Callable[[Writer, "dict[str, Any] | None", dict[str, Any], "Audit | None", int], None]
-
-
-def public(ticket: dict[str, Any]) -> dict[str, Any]:
-    """The ticket object as served (without the service's private bookkeeping keys)."""
-    return {k: v for k, v in ticket.items() if not k.startswith("_")}
 
 
 def _snapshot(ticket: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +79,8 @@ class TicketService(ServiceBase):
 
     # update -----------------------------------------------------------------------------------------------------
     def update(self, ticket_id: int, data: TicketInput, actor: Actor, writer: Writer | None = None) -> dict[str, Any]:
-        return self.update_with_audit(ticket_id, data, actor, writer)[0]
+        with self.writing(writer) as w:
+            return public(self._update(w, ticket_id, data, actor, self.clock.now())[0])
 
     def update_with_audit(
         self, ticket_id: int, data: TicketInput, actor: Actor, writer: Writer | None = None

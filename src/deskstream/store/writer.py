@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from deskstream.domain.audits import Audit
-from deskstream.domain.tickets import Person
+from deskstream.domain.tickets import Person, public
 from deskstream.store import schema
 from deskstream.store.engine import allocate_ids
 
@@ -70,7 +70,7 @@ def ticket_row(ticket: dict[str, Any], version: int, created_at: int, deleted_at
         "generated_timestamp": ticket["generated_timestamp"],
         "deleted_at": deleted_at,
         "version": version,
-        "json": dumps({k: v for k, v in ticket.items() if not k.startswith("_")}),
+        "json": dumps(public(ticket)),
     }
 
 
@@ -109,10 +109,17 @@ def metric_event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "instance_id": e["instance_id"],
             "type": e["type"],
             "time": e["_ts"],
-            "json": dumps({k: v for k, v in e.items() if not k.startswith("_")}),
+            "json": dumps(_served(e)),
         }
         for e in events
     ]
+
+
+def _served(event: dict[str, Any]) -> dict[str, Any]:
+    """A metric event as served: without its ``_ts`` (its time in Unix seconds, for the ``time`` column)."""
+    item = dict(event)
+    item.pop("_ts", None)
+    return item
 
 
 class Writer:
