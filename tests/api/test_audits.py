@@ -17,6 +17,7 @@ from deskstream import demo
 from deskstream.clock import SimClock
 from deskstream.store import schema
 from tests.helpers import create_ticket
+from tests.helpers import sim  # noqa: F401  (fixture: this module's server on the simulated clock)
 
 if TYPE_CHECKING:
     from conftest import Server  # the session's server fixture type (tests/conftest.py)
@@ -131,11 +132,6 @@ def test_audits_record_who_and_through_what(admin: httpx.Client) -> None:
 
 
 # The updated_at / generated_timestamp rules, on a simulated clock ------------------------------------------------
-@pytest.fixture(scope="module")
-def sim(make_server: Callable[..., Server]) -> Server:
-    return make_server("--rate-limit", "off", "--clock", "sim")
-
-
 @pytest.fixture
 def tick(sim: Server) -> Iterator[Callable[[], int]]:
     """Move the server's clock (stored in its database) ten seconds forward; returns the new now."""
