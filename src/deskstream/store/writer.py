@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
 
 from deskstream.domain.audits import Audit
 from deskstream.domain.tickets import Person, public
@@ -203,6 +203,7 @@ class Writer:
     def ticket_ids_showing(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
         """Live tickets whose object shows this user or organization (targets of a system update)."""
         t = schema.tickets
+        where: ColumnElement[bool]
         if user_id is not None:
             where = (t.c.requester_id == user_id) | (t.c.assignee_id == user_id)
         else:
