@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from sqlalchemy import select
 
 from deskstream.clock import SimClock

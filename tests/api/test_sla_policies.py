@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import AGENT, Server
+from tests.conftest import Server
 
 BODY = {"title": "Gold", "description": "Gold customers", "filter": {
     "all": [{"field": "type", "operator": "is", "value": "incident"}], "any": []},

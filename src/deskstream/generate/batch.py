@@ -28,7 +28,7 @@ from deskstream.domain.audits import Audit
 from deskstream.domain.tickets import Person
 from deskstream.store import schema
 from deskstream.store.engine import Store, allocate_ids
-from deskstream.store.writer import Writer, audit_rows, dumps, metric_event_rows, ticket_row
+from deskstream.store.writer import Writer, audit_rows, dumps, metric_event_rows, ticket_row, version_row
 
 #: Ids reserved per trip to ``id_sequences``; unused ones at the end are a gap, as Zendesk's ids have gaps.
 ID_BLOCK = 10_000
@@ -191,16 +191,7 @@ class BatchWriter(Writer):
         self.counts["versions"] += 1
         if audit_id is None:
             self.counts["system_updates"] += 1
-        self._buffer(
-            "ticket_versions",
-            {
-                "ticket_id": ticket_id,
-                "version": version,
-                "generated_timestamp": ticket["generated_timestamp"],
-                "audit_id": audit_id,
-                "json": row["json"],
-            },
-        )
+        self._buffer("ticket_versions", version_row(ticket, version, audit_id, row["json"]))
 
     def add_audit(self, audit: Audit) -> None:
         event, comment = audit_rows(audit)

@@ -74,6 +74,17 @@ def ticket_row(ticket: dict[str, Any], version: int, created_at: int, deleted_at
     }
 
 
+def version_row(ticket: dict[str, Any], version: int, audit_id: int | None, body: bytes) -> dict[str, Any]:
+    """The append-only ``ticket_versions`` row of a ticket's new version (``audit_id`` None for system updates)."""
+    return {
+        "ticket_id": ticket["id"],
+        "version": version,
+        "generated_timestamp": ticket["generated_timestamp"],
+        "audit_id": audit_id,
+        "json": body,
+    }
+
+
 def audit_rows(audit: Audit) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The ``ticket_events`` row (three stored forms) and the ``comments`` row, if the audit has a comment."""
     item, with_comments = audit.export_items()
@@ -152,18 +163,7 @@ class Writer:
             self.conn.execute(_INSERT_TICKET, [row])
         else:
             self.conn.execute(_UPDATE_TICKET, {"ticket_id": row.pop("id"), **row})
-        self.conn.execute(
-            _INSERT_VERSION,
-            [
-                {
-                    "ticket_id": ticket["id"],
-                    "version": version,
-                    "generated_timestamp": ticket["generated_timestamp"],
-                    "audit_id": audit_id,
-                    "json": row["json"],
-                }
-            ],
-        )
+        self.conn.execute(_INSERT_VERSION, [version_row(ticket, version, audit_id, row["json"])])
 
     def add_audit(self, audit: Audit) -> None:
         event, comment = audit_rows(audit)
