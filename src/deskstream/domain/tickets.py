@@ -7,7 +7,6 @@ changes; the audit is built from its result (``domain.audits``), so the audit an
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -136,15 +135,12 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class Person:
-    """What a ticket shows of a user (assignee_email, collaborators, requester)."""
+    """What a ticket needs of a user when it is created (the requester's organization becomes the ticket's)."""
 
     id: int
     name: str
     email: str | None
     organization_id: int | None
-
-
-Directory = Callable[[int], Person | None]
 
 
 #: The service's bookkeeping keys on a ticket dict (Unix times of the ``created_at``/``updated_at`` columns).
@@ -161,7 +157,14 @@ def public(ticket: dict[str, Any]) -> dict[str, Any]:
 
 
 def blank_ticket(ticket_id: int, now: int, channel: str) -> dict[str, Any]:
-    """Every field of Zendesk's ticket object (seed 000), before the create's values are applied."""
+    """Every field of Zendesk's ticket object (seed 000), before the create's values are applied.
+
+    The write-only properties (``requester``, ``collaborators``, ``assignee_email``, ``email_ccs``, ``followers``,
+    ``comment``, ``voice_comment``) keep the seed's keys but never carry data: real Zendesk never
+    serves them, and clients that map them onto objects (zenpy's ``requester`` setter reads ``.id``) crash on a
+    filled dict. What they would say is served where Zendesk serves it: ``requester_id``, ``collaborator_ids``,
+    ``email_cc_ids``, ``follower_ids``, ``assignee_id``, and the ``users`` sideload.
+    """
     return {
         "url": f"{URL_BASE}/api/v2/tickets/{ticket_id}.json",
         "id": ticket_id,
@@ -293,24 +296,6 @@ def check_update_allowed(ticket: dict[str, Any]) -> None:
     """Zendesk refuses changes to closed tickets."""
     if ticket["status"] == "closed":
         raise Unprocessable.field("status", "Status: closed prevents ticket update")
-
-
-def refresh_people(ticket: dict[str, Any], people: Directory) -> None:
-    """Fill the fields that show other records (assignee_email, collaborators, requester).
-
-    When those records change later, this is what a system update re-runs: the ticket's JSON changes and its
-    ``generated_timestamp`` moves, but no audit is written and ``updated_at`` stays.
-    """
-    assignee = people(ticket["assignee_id"]) if ticket["assignee_id"] else None
-    ticket["assignee_email"] = assignee.email if assignee else None
-    requester = people(ticket["requester_id"]) if ticket["requester_id"] else None
-    ticket["requester"] = {"id": requester.id, "name": requester.name, "email": requester.email} if requester else {}
-    collaborators = []
-    for user_id in ticket["collaborator_ids"]:
-        person = people(user_id)
-        if person:
-            collaborators.append({"id": person.id, "name": person.name, "email": person.email})
-    ticket["collaborators"] = collaborators
 
 
 def stamp(ticket: dict[str, Any], now: int, audited: bool) -> None:

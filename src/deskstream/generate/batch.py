@@ -8,7 +8,7 @@ The services do exactly what they do for the API (same rules, same audits, same 
   users/organizations/groups and the *final* row of each changed ticket are buffered and written with
   ``executemany`` in one large transaction per flush.
 
-A flush commits. Whatever reads the database directly (``ticket_ids_showing``, a service that opens its own
+A flush commits. Whatever reads the database directly (``ticket_ids_referring_to``, a service that opens its own
 transaction) is preceded by a flush, so it sees everything written so far.
 """
 
@@ -210,9 +210,9 @@ class BatchWriter(Writer):
                 self.counts["breaches"] += 1
         self.counts["metric_events"] += len(events)
 
-    def ticket_ids_showing(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
+    def ticket_ids_referring_to(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
         self.flush()
-        return super().ticket_ids_showing(user_id, organization_id)
+        return super().ticket_ids_referring_to(user_id, organization_id)
 
     # people -----------------------------------------------------------------------------------------------------
     def load_person(self, user_id: int) -> Person | None:

@@ -294,12 +294,12 @@ class _Run:
     def rename_customer(self, t: int, _: object) -> None:
         """A customer changes their name: every ticket that shows them gets a system update."""
         user_id = self.account.customers[int(len(self.account.customers) * self.rng.random() ** 2)]
-        with self.w.outside([("users", user_id)], self.w.ticket_ids_showing(user_id=user_id)):
+        with self.w.outside([("users", user_id)], self.w.ticket_ids_referring_to(user_id=user_id)):
             self.desk.people.update_user(user_id, UserInput(name=catalog.person_name(self.rng) + " (renamed)"))
 
     def rename_org(self, t: int, _: object) -> None:
         org = self.rng.choice(self.account.organizations)
-        with self.w.outside([("organizations", org)], self.w.ticket_ids_showing(organization_id=org)):
+        with self.w.outside([("organizations", org)], self.w.ticket_ids_referring_to(organization_id=org)):
             self.desk.people.update_record(
                 "organizations", org, OrganizationInput(name=catalog.company_name(self.rng, 100_000 + org))
             )

@@ -1,4 +1,4 @@
-"""Users, organizations and groups. A change to a record that tickets show is a system update of those tickets."""
+"""Users, organizations and groups. A change to a record that tickets refer to is a system update of those tickets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from deskstream.domain import people as rules
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
-from deskstream.domain.tickets import Directory, RequesterInput, TicketInput
+from deskstream.domain.tickets import RequesterInput, TicketInput
 from deskstream.exceptions import NotFound, Unprocessable
 from deskstream.service.context import SYSTEM, Actor, ServiceBase
 from deskstream.service.passwords import hash_secret
@@ -20,8 +20,8 @@ from deskstream.store.writer import Writer
 if TYPE_CHECKING:
     from deskstream.service.tickets import TicketService
 
-#: resource name → (table, sequence, the object's fields that tickets show)
-_SHOWN_ON_TICKETS = {"users": ("name", "email", "organization_id"), "organizations": ("name",)}
+#: table → the fields whose change is a system update of the tickets that refer to the record (spec/model.md)
+_REFERRED_TO_BY_TICKETS = {"users": ("name", "email", "organization_id"), "organizations": ("name",)}
 
 
 def _email_taken(email: str) -> Unprocessable:
@@ -30,9 +30,6 @@ def _email_taken(email: str) -> Unprocessable:
 
 class PeopleService(ServiceBase):
     tickets: TicketService
-
-    def directory(self, w: Writer) -> Directory:
-        return w.load_person
 
     # users ------------------------------------------------------------------------------------------------------
     def create_user(self, data: UserInput, writer: Writer | None = None) -> dict[str, Any]:
@@ -77,7 +74,7 @@ class PeopleService(ServiceBase):
         with self.writing(None) as w:
             user = self._load_live(w, "users", user_id)
             successor = actor.user_id if actor.user_id and actor.user_id != user_id else None
-            for ticket_id in w.ticket_ids_showing(user_id=user_id):
+            for ticket_id in w.ticket_ids_referring_to(user_id=user_id):
                 loaded = w.load_ticket(ticket_id)
                 if loaded and loaded[0]["assignee_id"] == user_id and loaded[0]["status"] != "closed":
                     self.tickets.update(ticket_id, TicketInput(assignee_id=successor), actor, w)
@@ -185,11 +182,11 @@ class PeopleService(ServiceBase):
     def _refresh_tickets(
         self, w: Writer, table: str, record_id: int, before: dict[str, Any], after: dict[str, Any], now: int
     ) -> None:
-        """Tickets showing a changed user or organization get a system update (spec/model.md)."""
-        fields = _SHOWN_ON_TICKETS.get(table, ())
+        """Tickets referring to a changed user or organization get a system update (spec/model.md)."""
+        fields = _REFERRED_TO_BY_TICKETS.get(table, ())
         if not any(before.get(f) != after.get(f) for f in fields):
             return
-        find: Callable[..., list[int]] = w.ticket_ids_showing
+        find: Callable[..., list[int]] = w.ticket_ids_referring_to
         ids = find(user_id=record_id) if table == "users" else find(organization_id=record_id)
         for ticket_id in ids:
             self.tickets.system_update(w, ticket_id, now)

@@ -141,7 +141,7 @@ class TicketService(ServiceBase):
     ) -> dict[str, Any] | None:
         """A change that is not a ticket event: moves ``generated_timestamp`` only; no audit, ``updated_at`` stays.
 
-        Used when a record the ticket shows changes (a requester renamed), and by the SLA engine.
+        Used when a record the ticket refers to changes (its requester renamed), and by the SLA engine.
         """
         loaded = w.load_ticket(ticket_id)
         if loaded is None or loaded[2] is not None:
@@ -149,7 +149,6 @@ class TicketService(ServiceBase):
         ticket, version, _ = loaded
         if change is not None:
             change(ticket)
-        rules.refresh_people(ticket, self.people.directory(w))
         rules.stamp(ticket, now, audited=False)
         w.save_ticket(ticket, version + 1, audit_id=None)
         return ticket
@@ -171,7 +170,6 @@ class TicketService(ServiceBase):
 
         Listeners run first, inside the same transaction, so they can add what follows from the change.
         """
-        rules.refresh_people(ticket, self.people.directory(w))
         rules.stamp(ticket, now, audited=True)
         ticket["_updated_ts"] = now
         first = w.allocate("events", 1 + child_count(changes, comment is not None))

@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, inspect, select
+import orjson
+from sqlalchemy import Connection, insert, inspect, select, tuple_, update
 
 from deskstream.store import schema
 
@@ -34,10 +35,38 @@ def _sla_states(conn: Connection) -> None:
     schema.sla_states.create(conn)
 
 
+#: Zendesk's write-only ticket properties as served: the seed's empty placeholders (domain/tickets.py's blank
+#: ticket). Databases written before migration 4 held the requester's and collaborators' records there.
+_WRITE_ONLY_PLACEHOLDERS = {"requester": {}, "collaborators": [], "assignee_email": None}
+
+
+def _empty_write_only_properties(conn: Connection) -> None:
+    """Rewrite stored ticket JSON whose write-only properties carry data, in batches by key."""
+    for table in (schema.tickets, schema.ticket_versions):
+        key_columns = list(table.primary_key.columns)
+        after: tuple[int, ...] | None = None
+        while True:
+            query = select(*key_columns, table.c.json).order_by(*key_columns).limit(2000)
+            if after is not None:
+                query = query.where(tuple_(*key_columns) > tuple_(*after))
+            rows = conn.execute(query).all()
+            if not rows:
+                break
+            for row in rows:
+                item = orjson.loads(row.json)
+                if all(item.get(k, v) == v for k, v in _WRITE_ONLY_PLACEHOLDERS.items()):
+                    continue
+                item.update(_WRITE_ONLY_PLACEHOLDERS)
+                where = [c == row._mapping[c.name] for c in key_columns]
+                conn.execute(update(table).where(*where).values(json=orjson.dumps(item)))
+            after = tuple(row._mapping[c.name] for c in key_columns)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base tables", _base_tables),
     Migration(2, "rate limit counters", _rate_limit_counters),
     Migration(3, "sla states", _sla_states),
+    Migration(4, "write-only ticket properties served empty", _empty_write_only_properties),
 ]
 
 

@@ -200,8 +200,8 @@ class Writer:
         t = schema.metadata.tables[table]
         self.conn.execute(update(t).where(t.c.id == record_id).values(**values, json=dumps(record)))
 
-    def ticket_ids_showing(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
-        """Live tickets whose object shows this user or organization (targets of a system update)."""
+    def ticket_ids_referring_to(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
+        """Live tickets requested by or assigned to this user, or in this organization (a system update's targets)."""
         t = schema.tickets
         where: ColumnElement[bool]
         if user_id is not None:
