@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from deskstream import demo
 from deskstream.clock import SimClock
 from deskstream.service import Desk
 from deskstream.store import Store
+from deskstream.store.schema import URL_BASE
 
 if TYPE_CHECKING:
     from tests.conftest import Server
@@ -40,9 +41,13 @@ TAP_ZENDESK = "tap-zendesk==2.8.2"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark this folder's tests ``compat``; run tap-zendesk's last, so its sync (started by the first test here, in
+    the background) overlaps the other clients' tests."""
+    here = Path(__file__).parent
     for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+        if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(pytest.mark.compat)
+    items.sort(key=lambda item: Path(str(item.fspath)).name == "test_tap_zendesk.py")
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,10 @@ class Source:
             return conn.execute(text(sql), params).scalar_one()
 
     def rows(self, table: str, where: str = "1 = 1", **params: Any) -> list[dict[str, Any]]:
-        """Stored JSON items, as the server stores them (its URLs hold a placeholder host)."""
+        """Stored JSON items as the server serves them to a client of its base URL."""
         with self.server.read() as conn:
             found = conn.execute(text(f"SELECT json FROM {table} WHERE {where} ORDER BY id"), params)
-            return [json.loads(row[0]) for row in found]
+            return [json.loads(row[0].replace(URL_BASE.encode(), self.server.base_url.encode())) for row in found]
 
     def tickets(self) -> set[int]:
         return self.ids("tickets", "generated_timestamp")
@@ -153,3 +158,91 @@ def history(make_server: Callable[..., Server]) -> Server:
 def source(history: Server) -> Source:
     now = int(history.client().get("/_deskstream/clock").json()["now"])
     return Source(history, now - 60)
+
+
+#: The streams the tap syncs here, and what each one's source is.
+TAP_STREAMS = ("tickets", "users", "organizations", "ticket_metric_events")
+
+
+@dataclass
+class TapSync:
+    """One run of tap-zendesk in sync mode: its process while it runs, then the Singer messages it wrote."""
+
+    process: subprocess.Popen[str]
+    out: Path
+
+    def messages(self, timeout: float = 900) -> list[dict[str, Any]]:
+        _, err = self.process.communicate(timeout=timeout)
+        assert self.process.returncode == 0, f"tap-zendesk failed:\n{err[-4000:]}"
+        return [json.loads(line) for line in self.out.read_text().splitlines()]
+
+
+@dataclass
+class Tap:
+    """tap-zendesk with a config for the demo admin, in a directory of its own."""
+
+    env: ClientEnv
+    base_url: str
+    home: Path
+
+    def config(self) -> Path:
+        config = {
+            "subdomain": "local",
+            "start_date": "2000-01-01T00:00:00Z",
+            "access_token": demo.ADMIN_TOKEN,  # 2.8.2's own HTTP layer always sends Bearer access_token
+            "email": demo.ADMIN_EMAIL,
+            "request_timeout": 60,
+        }
+        path = self.home / "config.json"
+        path.write_text(json.dumps(config))
+        return path
+
+    def discover(self) -> dict[str, Any]:
+        command = self.env.command("run_tap.py", self.base_url, "--config", str(self.config()), "--discover")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"tap-zendesk --discover failed:\n{done.stderr[-4000:]}"
+        catalog: dict[str, Any] = json.loads(done.stdout)
+        return catalog
+
+    def sync(self, catalog: dict[str, Any], name: str, state: dict[str, Any] | None = None) -> TapSync:
+        """Start a sync of ``catalog``'s selected streams (from ``state`` when given) in the background."""
+        catalog_path, out = self.home / f"{name}-catalog.json", self.home / f"{name}.singer"
+        catalog_path.write_text(json.dumps(catalog))
+        args = ["--config", str(self.config()), "--catalog", str(catalog_path)]
+        if state is not None:
+            (self.home / f"{name}-state.json").write_text(json.dumps(state))
+            args += ["--state", str(self.home / f"{name}-state.json")]
+        with open(out, "w") as sink:
+            command = self.env.command("run_tap.py", self.base_url, *args)
+            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE, text=True)
+        return TapSync(process, out)
+
+
+def select(catalog: dict[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:
+    """The catalog with ``streams`` selected, as a Singer user selects them (the stream's top-level metadata)."""
+    chosen = json.loads(json.dumps(catalog))
+    for stream in chosen["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in streams
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def tap(tap_zendesk: ClientEnv, history: Server, tmp_path_factory: pytest.TempPathFactory) -> Tap:
+    return Tap(tap_zendesk, history.base_url, tmp_path_factory.mktemp("tap-zendesk"))
+
+
+@pytest.fixture(scope="session")
+def tap_catalog(tap: Tap) -> dict[str, Any]:
+    return tap.discover()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tap_first_sync(tap: Tap, tap_catalog: dict[str, Any]) -> Iterator[TapSync]:
+    """The first full sync, started when this folder's first test starts (autouse), read by the tap's tests."""
+    run = tap.sync(select(tap_catalog, TAP_STREAMS), "first")
+    yield run
+    if run.process.poll() is None:  # only some of this folder's tests were run
+        run.process.kill()
+    run.process.communicate()
