@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ADMIN, AGENT, Server, seed_accounts
+from conftest import ADMIN, AGENT, END_USER, Server, seed_accounts
 from deskstream import demo
 from deskstream.clock import FixedClock
 from deskstream.domain.people import GroupInput
@@ -287,6 +287,14 @@ def test_8_search_finds_a_user_by_email_as_zenpy_reads_results(client: httpx.Cli
     assert found["results"][0]["result_type"] == "user"
     nothing = client.get("/api/v2/search.json", params={"query": "type:ticket status:open"}).json()
     assert (nothing["results"], nothing["count"], nothing["next_page"]) == ([], 0, None)
+
+
+def test_account_settings_show_organization_access_as_airbytes_check_requires(history: Server) -> None:
+    for who in (ADMIN, AGENT):
+        settings = history.client(who).get("/api/v2/account/settings.json")
+        assert settings.status_code == 200, settings.text
+        assert settings.json()["settings"]["active_features"]["organization_access_enabled"] is True
+    assert history.client(END_USER).get("/api/v2/account/settings.json").status_code == 403
 
 
 def test_ticket_audits_page_with_page_size_as_tap_zendesk_reads_them(client: httpx.Client) -> None:

@@ -1,22 +1,15 @@
-"""Real Zendesk clients, installed from PyPI into virtual environments of their own, against a real deskstream.
+"""Real Zendesk clients, unchanged, against a real deskstream on a generated history (spec/clients-reference.md).
 
-Each client pins old dependencies, so each gets its own environment, made once and cached between runs in the
-system temp dir (``<tmp>/deskstream-compat/<name>``, keyed by the requirement and the Python version). The clients
-run as processes in those environments (scripts in ``clients/``) and print what they read as JSON; the tests
-compare it with what the server's database holds.
-
-The history is the demo's (5,000 tickets over 90 days, same-second storms over 1000 tickets, deletes, system
+The history is the demo's (5,000 tickets over 90 days, same-second storms over 1000 items, deletes, system
 updates, SLA breaches) on a frozen simulated clock: the SLA breaches due by then are written before the server
-starts, so nothing changes while the clients read, and every client can be held to exactly the source's records.
+starts, so nothing changes while the clients read, and every client is held to exactly the source's records
+(:class:`Source`, read from the server's database). The slow clients' first syncs (tap-zendesk, Airbyte) start in
+the background when this folder's first test starts, and their tests run last.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,68 +24,30 @@ from deskstream.clock import SimClock
 from deskstream.service import Desk
 from deskstream.store import Store
 from deskstream.store.schema import URL_BASE
+from tests.compat.runners import Airbyte, Background, ClientEnv, Tap, client_env
 
 if TYPE_CHECKING:
     from tests.conftest import Server
 
-CLIENTS = Path(__file__).parent / "clients"
 ZENPY = "zenpy==2.0.57"
 TAP_ZENDESK = "tap-zendesk==2.8.2"
+AIRBYTE = "airbyte-source-zendesk-support==4.9.1"
+
+#: What each slow client syncs here.
+TAP_STREAMS = ("tickets", "users", "organizations", "ticket_metric_events")
+AIRBYTE_STREAMS = ("tickets", "users", "organizations", "ticket_metric_events", "ticket_comments")
+
+#: Test modules that read a background sync: they run after the rest, so the sync overlaps the other tests.
+_LAST = ("test_tap_zendesk.py", "test_airbyte.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark this folder's tests ``compat``; run tap-zendesk's last, so its sync (started by the first test here, in
-    the background) overlaps the other clients' tests."""
+    """Mark this folder's tests ``compat`` and run the background syncs' readers last."""
     here = Path(__file__).parent
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(pytest.mark.compat)
-    items.sort(key=lambda item: Path(str(item.fspath)).name == "test_tap_zendesk.py")
-
-
-@dataclass(frozen=True)
-class ClientEnv:
-    """A virtual environment holding one client; :meth:`run` runs one of ``clients/`` in it."""
-
-    python: Path
-
-    def command(self, script: str, *args: str) -> list[str]:
-        return [str(self.python), str(CLIENTS / script), *args]
-
-    def run(self, script: str, *args: str, timeout: float = 600) -> Any:
-        """Run a client script to completion; returns the JSON it printed on its last line."""
-        done = subprocess.run(self.command(script, *args), capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, f"{script} {' '.join(args)} failed:\n{done.stderr[-4000:]}"
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def client_env(requirement: str) -> ClientEnv:
-    """The cached environment for ``requirement``, made (with pip, from PyPI) the first time it is asked for."""
-    version = f"py{sys.version_info.major}{sys.version_info.minor}"
-    key = hashlib.sha256(f"{requirement} {version}".encode()).hexdigest()[:12]
-    home = Path(tempfile.gettempdir()) / "deskstream-compat" / f"{requirement.split('=')[0]}-{key}"
-    python = home / "bin" / "python"
-    marker = home / ".installed"
-    if marker.exists() and marker.read_text() == requirement and python.exists():
-        return ClientEnv(python)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True, timeout=300)
-    pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert pip.returncode == 0, f"pip install {requirement} failed (the compatibility suite needs PyPI):\n{pip.stderr}"
-    marker.write_text(requirement)
-    return ClientEnv(python)
-
-
-@pytest.fixture(scope="session")
-def zenpy() -> ClientEnv:
-    return client_env(ZENPY)
-
-
-@pytest.fixture(scope="session")
-def tap_zendesk() -> ClientEnv:
-    return client_env(TAP_ZENDESK)
+    items.sort(key=lambda item: Path(str(item.fspath)).name in _LAST)
 
 
 def seed_frozen_demo(store: Store) -> None:
@@ -160,77 +115,14 @@ def source(history: Server) -> Source:
     return Source(history, now - 60)
 
 
-#: The streams the tap syncs here, and what each one's source is.
-TAP_STREAMS = ("tickets", "users", "organizations", "ticket_metric_events")
-
-
-@dataclass
-class TapSync:
-    """One run of tap-zendesk in sync mode: its process while it runs, then the Singer messages it wrote."""
-
-    process: subprocess.Popen[str]
-    out: Path
-
-    def messages(self, timeout: float = 900) -> list[dict[str, Any]]:
-        _, err = self.process.communicate(timeout=timeout)
-        assert self.process.returncode == 0, f"tap-zendesk failed:\n{err[-4000:]}"
-        return [json.loads(line) for line in self.out.read_text().splitlines()]
-
-
-@dataclass
-class Tap:
-    """tap-zendesk with a config for the demo admin, in a directory of its own."""
-
-    env: ClientEnv
-    base_url: str
-    home: Path
-
-    def config(self) -> Path:
-        config = {
-            "subdomain": "local",
-            "start_date": "2000-01-01T00:00:00Z",
-            "access_token": demo.ADMIN_TOKEN,  # 2.8.2's own HTTP layer always sends Bearer access_token
-            "email": demo.ADMIN_EMAIL,
-            "request_timeout": 60,
-        }
-        path = self.home / "config.json"
-        path.write_text(json.dumps(config))
-        return path
-
-    def discover(self) -> dict[str, Any]:
-        command = self.env.command("run_tap.py", self.base_url, "--config", str(self.config()), "--discover")
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"tap-zendesk --discover failed:\n{done.stderr[-4000:]}"
-        catalog: dict[str, Any] = json.loads(done.stdout)
-        return catalog
-
-    def sync(self, catalog: dict[str, Any], name: str, state: dict[str, Any] | None = None) -> TapSync:
-        """Start a sync of ``catalog``'s selected streams (from ``state`` when given) in the background."""
-        catalog_path, out = self.home / f"{name}-catalog.json", self.home / f"{name}.singer"
-        catalog_path.write_text(json.dumps(catalog))
-        args = ["--config", str(self.config()), "--catalog", str(catalog_path)]
-        if state is not None:
-            (self.home / f"{name}-state.json").write_text(json.dumps(state))
-            args += ["--state", str(self.home / f"{name}-state.json")]
-        with open(out, "w") as sink:
-            command = self.env.command("run_tap.py", self.base_url, *args)
-            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE, text=True)
-        return TapSync(process, out)
-
-
-def select(catalog: dict[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:
-    """The catalog with ``streams`` selected, as a Singer user selects them (the stream's top-level metadata)."""
-    chosen = json.loads(json.dumps(catalog))
-    for stream in chosen["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] in streams
-    return chosen
+@pytest.fixture(scope="session")
+def zenpy() -> ClientEnv:
+    return client_env(ZENPY)
 
 
 @pytest.fixture(scope="session")
-def tap(tap_zendesk: ClientEnv, history: Server, tmp_path_factory: pytest.TempPathFactory) -> Tap:
-    return Tap(tap_zendesk, history.base_url, tmp_path_factory.mktemp("tap-zendesk"))
+def tap(history: Server, tmp_path_factory: pytest.TempPathFactory) -> Tap:
+    return Tap(client_env(TAP_ZENDESK), history.base_url, tmp_path_factory.mktemp("tap-zendesk"))
 
 
 @pytest.fixture(scope="session")
@@ -238,11 +130,27 @@ def tap_catalog(tap: Tap) -> dict[str, Any]:
     return tap.discover()
 
 
+@pytest.fixture(scope="session")
+def airbyte(history: Server, tmp_path_factory: pytest.TempPathFactory) -> Airbyte:
+    return Airbyte(client_env(AIRBYTE), history.base_url, tmp_path_factory.mktemp("airbyte"))
+
+
+@pytest.fixture(scope="session")
+def airbyte_catalog(airbyte: Airbyte) -> dict[str, Any]:
+    return airbyte.discover()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def tap_first_sync(tap: Tap, tap_catalog: dict[str, Any]) -> Iterator[TapSync]:
-    """The first full sync, started when this folder's first test starts (autouse), read by the tap's tests."""
-    run = tap.sync(select(tap_catalog, TAP_STREAMS), "first")
+def tap_first_sync(tap: Tap, tap_catalog: dict[str, Any]) -> Iterator[Background]:
+    """tap-zendesk's first full sync, started when this folder's first test starts (autouse)."""
+    run = tap.sync(Tap.select(tap_catalog, TAP_STREAMS), "first")
     yield run
-    if run.process.poll() is None:  # only some of this folder's tests were run
-        run.process.kill()
-    run.process.communicate()
+    run.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airbyte_first_read(airbyte: Airbyte, airbyte_catalog: dict[str, Any]) -> Iterator[Background]:
+    """Airbyte's first full read, started when this folder's first test starts (autouse)."""
+    run = airbyte.read(Airbyte.configure(airbyte_catalog, AIRBYTE_STREAMS), "first")
+    yield run
+    run.stop()

@@ -7,10 +7,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tests.compat.conftest import TAP_STREAMS, select
+from tests.compat.conftest import TAP_STREAMS
+from tests.compat.runners import Tap
 
 if TYPE_CHECKING:
-    from tests.compat.conftest import Source, Tap, TapSync
+    from tests.compat.conftest import Source
+    from tests.compat.runners import Background
 
 #: Every stream the tap discovers on Zendesk: none may be dropped for a 403 or crash discovery.
 DISCOVERED = {
@@ -65,7 +67,7 @@ def test_discovery_finds_every_stream_and_each_schema(tap_catalog: dict[str, Any
     assert all(streams[name]["schema"]["properties"] for name in TAP_STREAMS)
 
 
-def test_a_full_sync_emits_exactly_the_sources_records(tap_first_sync: TapSync, source: Source) -> None:
+def test_a_full_sync_emits_exactly_the_sources_records(tap_first_sync: Background, source: Source) -> None:
     synced = records(tap_first_sync.messages())
     assert set(synced) == set(TAP_STREAMS)
     expected = {
@@ -85,12 +87,12 @@ def test_a_full_sync_emits_exactly_the_sources_records(tap_first_sync: TapSync, 
 
 
 def test_a_second_run_from_the_state_file_emits_nothing_new(
-    tap: Tap, tap_catalog: dict[str, Any], tap_first_sync: TapSync
+    tap: Tap, tap_catalog: dict[str, Any], tap_first_sync: Background
 ) -> None:
     first = tap_first_sync.messages()
     state = last_state(first)
     assert set(state["bookmarks"]) == set(TAP_STREAMS)
-    second = tap.sync(select(tap_catalog, TAP_STREAMS), "second", state).messages()
+    second = tap.sync(Tap.select(tap_catalog, TAP_STREAMS), "second", state).messages()
     before, again = records(first), records(second)
     for stream, emitted in again.items():
         # Zendesk's start_time is inclusive: the bookmark's own second is read again, and nothing else.

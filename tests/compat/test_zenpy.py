@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from tests.compat.conftest import ClientEnv, Source
+    from tests.compat.conftest import Source
+    from tests.compat.runners import ClientEnv
     from tests.conftest import Server
 
 
 def zenpy_call(zenpy: ClientEnv, history: Server, call: str, *args: int) -> dict[str, Any]:
-    result: dict[str, Any] = zenpy.run("zenpy_calls.py", history.base_url, call, *map(str, args))
+    result: dict[str, Any] = zenpy.run_json("zenpy_calls.py", history.base_url, call, *map(str, args))
     return result
 
 

@@ -5,7 +5,8 @@ Zendesk's list key or it raises ``Could not handle response``. Where deskstream'
 (macros, ticket and user field definitions, forms, memberships, ratings, phone numbers) the list is empty but
 well-formed, with Zendesk's pagination (``page[size]`` cursor or ``per_page`` offset). ``tags`` and ``search``
 answer from real data. Agents and admins may read them, as on Zendesk. (``groups`` lives with the people routes;
-``slas/policies`` with the SLA routes.)
+``slas/policies`` with the SLA routes.) ``account/settings`` is what Airbyte's connection check reads: the
+account's features, as deskstream has them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,31 @@ EMPTY_LISTS = {
     "channels/voice/phone_numbers": "phone_numbers",
 }
 
+#: Zendesk's account settings, the parts that describe what this account can do (Airbyte's check requires
+#: ``active_features.organization_access_enabled``); the rest of Zendesk's settings have nothing behind them here.
+ACCOUNT_SETTINGS = orjson.dumps(
+    {
+        "settings": {
+            "active_features": {
+                "business_hours": True,
+                "organization_access_enabled": True,
+                "sandbox": False,
+                "satisfaction_ratings": False,
+                "customer_satisfaction": False,
+                "ticket_forms": False,
+                "markdown": False,
+                "on_hold_status": True,
+                "user_tagging": True,
+                "allow_ccs": True,
+            },
+            "tickets": {"comments_public_by_default": True, "list_empty_views": True, "tagging": True},
+            "users": {"tagging": True, "time_zone_selection": True, "language_selection": True},
+            "api": {"accepted_api_agreement": True, "api_token_access": True, "api_password_access": True},
+            "localization": {"locale_ids": [1]},
+        }
+    }
+)
+
 #: Zendesk's tags list covers tags used in the last 60 days, and search stops at 1,000 results; so do we.
 TAGS_WINDOW = 60 * 86_400
 SEARCH_MAX = 1000
@@ -54,6 +80,12 @@ def _empty_list(key: str) -> Callable[[Request, Agent], Response]:
 
 for _path, _key in EMPTY_LISTS.items():
     router.add_api_route(f"/{_path}", _empty_list(_key), methods=["GET"], name=f"list_{_key}")
+
+
+@router.get("/account/settings")
+def account_settings(request: Request, _: Agent) -> Response:
+    """The account's settings (Zendesk: agents may read them)."""
+    return raw_response(request, ACCOUNT_SETTINGS)
 
 
 @router.get("/tags")
