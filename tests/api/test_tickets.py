@@ -100,6 +100,16 @@ def test_write_only_properties_are_served_as_empty_placeholders_and_their_data_w
         assert shown["requester_id"] not in (None, agent_id)
 
 
+def test_a_ticket_sent_back_as_it_was_read_changes_only_what_the_client_changed(admin: httpx.Client) -> None:
+    ticket = create_ticket(admin, subject="Before", tags=["kept"])
+    read = admin.get(f"/api/v2/tickets/{ticket['id']}").json()["ticket"]
+    response = admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {**read, "subject": "After"}})
+    assert response.status_code == 200, response.text
+    (audit,) = [a for a in audits(admin, ticket["id"]) if a["id"] == response.json()["audit"]["id"]]
+    assert [(e["field_name"], e["value"]) for e in audit["events"]] == [("subject", "After")]
+    assert response.json()["ticket"]["tags"] == ["kept"]
+
+
 def test_a_ticket_without_a_comment_or_description_is_refused(admin: httpx.Client) -> None:
     response = admin.post("/api/v2/tickets", json={"ticket": {"subject": "empty"}})
     assert response.status_code == 422

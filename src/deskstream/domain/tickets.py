@@ -103,6 +103,12 @@ class TicketInput(_Input):
     safe_update: bool = False
     updated_stamp: str | None = None
 
+    @field_validator("requester", mode="before")
+    @classmethod
+    def _placeholder_names_no_requester(cls, requester: Any) -> Any:
+        """``{}`` is the placeholder a served ticket carries: a client sending back what it read names nobody."""
+        return None if requester == {} else requester
+
     @field_validator("tags", "additional_tags", "remove_tags")
     @classmethod
     def _tags_are_words(cls, tags: list[str] | None) -> list[str] | None:
