@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy import insert
 
 from deskstream import demo
+from deskstream.base_url import URL_BASE
 from deskstream.clock import FixedClock
 from deskstream.domain.tickets import blank_ticket
 from deskstream.domain.timefmt import iso
@@ -37,7 +38,7 @@ from deskstream.export.pages import Page, cursor_page, time_page
 from deskstream.export.streams import STREAMS, Selection
 from deskstream.service import Desk
 from deskstream.store import Store, schema
-from deskstream.store.schema import URL_BASE
+from deskstream.store.records import TicketVersion
 from deskstream.store.writer import ticket_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,14 +63,12 @@ def ticket_json(ticket_id: int, ts: int, rng: random.Random) -> dict[str, Any]:
         priority=rng.choice(["low", "normal", "high", "urgent"]),
         type=rng.choice(["question", "incident", "problem", "task"]),
         requester_id=requester, submitter_id=requester, assignee_id=rng.randrange(1, 50),
-        assignee_email="agent@example.com", group_id=rng.randrange(1, 10), organization_id=rng.randrange(1, 300),
-        requester={"id": requester, "name": f"Customer {requester}", "email": f"c{requester}@example.org"},
+        group_id=rng.randrange(1, 10), organization_id=rng.randrange(1, 300),
         tags=["shipping", "damaged", rng.choice(["vip", "standard"])],
         custom_fields=[{"id": 360001, "value": "replacement"}, {"id": 360002, "value": None}],
         updated_at=iso(ts), updated_stamp=iso(ts), generated_timestamp=ts,
     )
     t["fields"] = t["custom_fields"]
-    t["_updated_ts"], t["_created_ts"] = ts, ts - 3600
     return t
 
 
@@ -82,7 +81,7 @@ def fill(store: Store, n: int, seed: int = 1) -> None:
         times[i : i + storm] = [times[i]] * len(times[i : i + storm])
     with store.write() as conn:
         for start in range(0, n, 5000):
-            rows = [ticket_row(ticket_json(i + 1, times[i], rng), 1, times[i] - 3600, None)
+            rows = [ticket_row(TicketVersion(ticket_json(i + 1, times[i], rng), 1, times[i] - 3600, times[i], None))
                     for i in range(start, min(n, start + 5000))]
             conn.execute(insert(schema.tickets), rows)
     demo.create_accounts(Desk(store, FixedClock(END)))

@@ -28,12 +28,12 @@ import orjson
 from sqlalchemy import text
 
 from deskstream import demo
+from deskstream.base_url import URL_BASE
 from deskstream.export.framing import frame
 from deskstream.export.pages import time_page
 from deskstream.export.streams import STREAMS, Selection
 from deskstream.generate import generate
 from deskstream.store import Store
-from deskstream.store.schema import URL_BASE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Result, percentile, result  # noqa: E402  (bench/ is a folder of scripts, not a package)

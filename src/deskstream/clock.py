@@ -9,9 +9,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from sqlalchemy import Connection
-
-from deskstream.store.engine import Store, kv_get, kv_set
+from deskstream.store.engine import Store
+from deskstream.store.writer import Writer
 
 _KEY = "clock.now"
 
@@ -50,28 +49,26 @@ class SimClock:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        with store.write() as conn:
-            if kv_get(conn, _KEY) is None:
-                kv_set(conn, _KEY, str(int(time.time())))
+        with store.writing() as w:
+            if w.kv_get(_KEY) is None:
+                w.kv_set(_KEY, str(int(time.time())))
 
     def now(self) -> int:
-        with self.store.read() as conn:
-            value = kv_get(conn, _KEY)
+        value = self.store.kv_get(_KEY)
         return int(value) if value is not None else int(time.time())
 
     def set(self, unix_seconds: int) -> int:
-        with self.store.write() as conn:
-            kv_set(conn, _KEY, str(int(unix_seconds)))
+        self.store.kv_set(_KEY, str(int(unix_seconds)))
         return int(unix_seconds)
 
-    def move(self, conn: Connection, unix_seconds: int) -> None:
+    def move(self, w: Writer, unix_seconds: int) -> None:
         """Set the clock inside the caller's write transaction (the SLA breaches due by then commit with it)."""
-        kv_set(conn, _KEY, str(int(unix_seconds)))
+        w.kv_set(_KEY, str(int(unix_seconds)))
 
     def advance(self, seconds: int) -> int:
-        with self.store.write() as conn:
-            value = int(kv_get(conn, _KEY) or time.time()) + int(seconds)
-            kv_set(conn, _KEY, str(value))
+        with self.store.writing() as w:
+            value = int(w.kv_get(_KEY) or time.time()) + int(seconds)
+            w.kv_set(_KEY, str(value))
         return value
 
 

@@ -15,7 +15,6 @@ from deskstream.domain.sla import parse_policy_input
 from deskstream.generate import generate
 from deskstream.service import Desk
 from deskstream.store import Store
-from deskstream.store.engine import kv_get, kv_set
 
 ADMIN_EMAIL = "admin@example.com"
 AGENT_EMAIL = "agent@example.com"
@@ -25,8 +24,7 @@ ADMIN_TOKEN = "demo-token-0000"
 
 
 def is_seeded(store: Store) -> bool:
-    with store.read() as conn:
-        return kv_get(conn, "demo.seeded") is not None
+    return store.kv_get("demo.seeded") is not None
 
 
 def create_accounts(desk: Desk) -> dict[str, int]:
@@ -75,6 +73,5 @@ def seed(store: Store, now: int, tickets: int = DEMO_TICKETS, progress: Callable
         store, tickets, DEMO_DAYS, DEMO_SEED, end=end, progress=progress,
         agent_ids=[ids["agent"]], customer_ids=[ids["end-user"]], tags=["demo"],
     )
-    with store.write() as conn:
-        kv_set(conn, "demo.seeded", str(now))
+    store.kv_set("demo.seeded", str(now))
     return summary.counts.get("tickets", 0)

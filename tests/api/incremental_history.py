@@ -19,7 +19,6 @@ from deskstream.domain.timefmt import iso
 from deskstream.domain.tickets import CommentInput, TicketInput
 from deskstream.service import Actor, Desk
 from deskstream.store import Store
-from deskstream.store.writer import Writer
 
 STORM = 1200
 
@@ -48,8 +47,7 @@ def _metric_events(store: Store, ticket_id: int, at: int) -> frozenset[int]:
         {"type": "breach", "deleted": False},
         {"type": "fulfill"},
     ]
-    with store.write() as conn:
-        w = Writer(conn)
+    with store.writing() as w:
         first = w.allocate("metric_events", len(kinds) * 30)
         events = []
         for n in range(30):

@@ -23,7 +23,6 @@ from deskstream.domain.tickets import CommentInput, CustomFieldInput, TicketInpu
 from deskstream.domain.timefmt import iso
 from deskstream.service import Actor, Desk
 from deskstream.store import Store
-from deskstream.store.writer import Writer
 
 TICKETS = 3
 METRIC_EVENTS = 105  # more than one page of 100, Zendesk's cursor page maximum
@@ -54,8 +53,7 @@ def seed_history(store: Store) -> None:
         clock.value += 10
         desk.tickets.update(ticket["id"], TicketInput(status="open", priority="high"), admin)
         ticket_ids.append(ticket["id"])
-    with store.write() as conn:
-        writer = Writer(conn)
+    with store.writing() as writer:
         first = writer.allocate("metric_events", METRIC_EVENTS)
         events = []
         for n in range(METRIC_EVENTS):

@@ -23,7 +23,7 @@ from deskstream import demo
 from deskstream.clock import SimClock
 from deskstream.service import Desk
 from deskstream.store import Store
-from deskstream.store.schema import URL_BASE
+from deskstream.base_url import URL_BASE
 from tests.compat.runners import Airbyte, Background, ClientEnv, Tap, client_env
 
 if TYPE_CHECKING:

@@ -33,15 +33,13 @@ from dataclasses import dataclass
 from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
-from sqlalchemy import case, insert, update
-from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deskstream.api.deps import admin
 from deskstream.clock import Clock
 from deskstream.exceptions import RateLimited
 from deskstream.service.auth import Principal
-from deskstream.store import Store, schema
+from deskstream.store import Store
 
 __all__ = [
     "Bucket",
@@ -118,33 +116,15 @@ class MemoryLimiter:
 
 
 class DatabaseLimiter:
-    """Counters in the ``rate_limit_counters`` table: one row per bucket, shared by every process on the database.
-
-    One statement increments the row, or restarts it at 1 when its window has passed; the row lock (PostgreSQL) or
-    the write lock (SQLite's ``BEGIN IMMEDIATE``) makes concurrent requests count one after another.
-    """
+    """Counters in the store (``rate_limit_counters``): one per bucket, shared by every process on the database
+    (:meth:`deskstream.store.writer.Writer.count_hit` counts concurrent requests one after another)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def hit(self, bucket: Bucket, now: int) -> Window:
-        start = window_start(now, bucket.window)
-        t = schema.rate_limit_counters
-        bump = (
-            update(t)
-            .where(t.c.key == bucket.name)
-            .values(count=case((t.c.window_start == start, t.c.count + 1), else_=1), window_start=start)
-            .returning(t.c.count)
-        )
-        with self.store.write() as conn:
-            used = conn.execute(bump).scalar()
-            if used is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(t).values(key=bucket.name, window_start=start, count=1))
-                    used = 1
-                except IntegrityError:  # another process created the row first
-                    used = conn.execute(bump).scalar_one()
+        with self.store.writing() as w:
+            used = w.count_hit(bucket.name, window_start(now, bucket.window))
         return _window(bucket, used, now)
 
 

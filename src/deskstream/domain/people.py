@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from deskstream.domain.tickets import normalize_tags
 from deskstream.domain.timefmt import iso
 from deskstream.domain.validation import Id
-from deskstream.store.schema import URL_BASE
+from deskstream.base_url import URL_BASE
 
 ROLES = ("admin", "agent", "end-user")
 Role = Literal["admin", "agent", "end-user"]

@@ -16,7 +16,7 @@ from deskstream.domain.tickets import PRIORITIES, STATUSES, Priority
 from deskstream.domain.timefmt import iso
 from deskstream.domain.validation import parse_input
 from deskstream.exceptions import Unprocessable
-from deskstream.store.schema import URL_BASE
+from deskstream.base_url import URL_BASE
 
 PolicyMetric = Literal[
     "first_reply_time",

@@ -17,7 +17,7 @@ from deskstream.domain.timefmt import iso, parse_iso
 from deskstream.domain.validation import Id, parse_input
 from deskstream.domain.via import CHANNEL_IDS, via_object
 from deskstream.exceptions import Conflict, Unprocessable
-from deskstream.store.schema import URL_BASE
+from deskstream.base_url import URL_BASE
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = ("urgent", "high", "normal", "low")

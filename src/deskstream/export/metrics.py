@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from deskstream.domain.sla_hours import ACCOUNT_SCHEDULE, Schedule, business_seconds
 from deskstream.domain.timefmt import iso, parse_iso
-from deskstream.store.schema import URL_BASE
+from deskstream.base_url import URL_BASE
 
 _WAITS = {"agent_wait": ("pending",), "requester_wait": ("new", "open", "hold"), "on_hold": ("hold",)}
 _AGENT_ROLES = ("agent", "admin")

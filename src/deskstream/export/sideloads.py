@@ -23,7 +23,7 @@ from deskstream.exceptions import BadRequest
 from deskstream.export.framing import splice
 from deskstream.export.metrics import fold_audits
 from deskstream.export.slas import load_slas
-from deskstream.store.schema import URL_BASE
+from deskstream.base_url import URL_BASE
 
 TICKET_RECORDS = ("users", "groups", "organizations")
 TICKET_EMPTY = ("brands", "ticket_forms")

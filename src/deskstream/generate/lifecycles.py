@@ -17,7 +17,7 @@ from typing import Any
 
 from deskstream.domain.tickets import CommentInput, TicketInput
 from deskstream.generate import catalog
-from deskstream.generate.batch import BatchWriter
+from deskstream.store.batch import BatchWriter
 from deskstream.service import Actor, Desk
 
 HOUR = 3600

@@ -21,17 +21,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-
 from deskstream.clock import FixedClock
 from deskstream.domain.people import GroupInput, OrganizationInput, Role, UserInput
 from deskstream.domain.sla import ConditionInput, FilterInput, PolicyInput, PolicyMetricInput
 from deskstream.domain.tickets import CommentInput, TicketInput
 from deskstream.generate import catalog
-from deskstream.generate.batch import BatchWriter
 from deskstream.generate.lifecycles import DAY, HOUR, Account, Lifecycles, TicketState, arrivals, next_working
 from deskstream.service import Actor, Desk
-from deskstream.store import Store, schema
+from deskstream.store import Store
+from deskstream.store.batch import BatchWriter
 
 #: Storms: an outage per this many days, together filing a quarter of the tickets, each over 1000 if there are
 #: enough tickets (at least one outage), at most this many each.
@@ -113,17 +111,12 @@ def generate(
     rng = random.Random(seed)
     clock = FixedClock(start)
     desk = Desk(store, clock)
-    w = BatchWriter(store)
-    try:
+    with BatchWriter(store) as w:  # an interrupted run rolls back its open batch (a change may be half-buffered)
         account = _make_account(desk, w, rng, tickets, agent_ids, customer_ids)
         account.tags = list(tags)
         run = _Run(desk, w, rng, clock, account, start, end, progress)
         run.schedule(tickets)
         run.loop()
-    except BaseException:
-        w.abort()
-        raise
-    w.close()
     return Summary(start, end, time.perf_counter() - started, dict(w.counts), run.storms, run.life.deleted)
 
 
@@ -138,7 +131,7 @@ def _make_account(
 
     ``agent_ids`` join the Support group and ``customer_ids`` are the most active customers (the demo's accounts).
     """
-    base = int(w.conn.execute(select(func.count()).select_from(schema.users)).scalar() or 0)
+    base = w.count_records("users")
     people = desk.people
     orgs = [
         people.create_organization(

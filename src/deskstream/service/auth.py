@@ -10,14 +10,12 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select
-
+from deskstream.clock import Clock
 from deskstream.exceptions import NotFound, Unauthenticated
 from deskstream.service.context import ServiceBase
 from deskstream.service.passwords import VerifiedCache, hash_secret, new_token, token_lookup, verify_secret
-from deskstream.store import schema
-from deskstream.store.engine import allocate_ids
+from deskstream.store.engine import Store
+from deskstream.store.writer import Writer
 
 
 @dataclass(frozen=True)
@@ -37,15 +35,9 @@ class Principal:
         return self.role in ("admin", "agent")
 
 
-#: Every request reads its user (a deleted or suspended user is refused at once); built once, so SQLAlchemy's
-#: compiled-statement cache finds it without re-keying a new statement per request.
-_LIVE_USER = select(schema.users.c.role, schema.users.c.json).where(
-    schema.users.c.id == bindparam("user_id"), schema.users.c.deleted_at.is_(None)
-)
-
-
 class AuthService(ServiceBase):
-    def _after_init(self) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        super().__init__(store, clock)
         self.verified = VerifiedCache()
 
     def authenticate(self, authorization: str | None) -> Principal:
@@ -70,18 +62,15 @@ class AuthService(ServiceBase):
 
     def _password(self, email: str, password: str) -> Principal:
         digest = self.verified.digest("password", email.lower(), password)
-        with self.store.read() as conn:
+        with self.store.reading() as r:
             cached = self.verified.get(digest)
             if cached is not None:
-                return self._principal(conn, cached)
-            u = schema.users
-            row = conn.execute(
-                select(u.c.id, u.c.password_hash).where(func.lower(u.c.email) == email.lower(), u.c.deleted_at.is_(None))
-            ).first()
-            if not verify_secret(row.password_hash if row else None, password) or row is None:
+                return self._principal(r, cached)
+            found = r.credentials_by_email(email)
+            if not verify_secret(found.password_hash if found else None, password) or found is None:
                 raise Unauthenticated()
-            self.verified.put(digest, row.id)
-            return self._principal(conn, row.id)
+            self.verified.put(digest, found.user_id)
+            return self._principal(r, found.user_id)
 
     def _api_token(self, email: str, token: str) -> Principal:
         principal = self._bearer(token)
@@ -91,47 +80,30 @@ class AuthService(ServiceBase):
 
     def _bearer(self, token: str) -> Principal:
         digest = self.verified.digest("token", token)
-        with self.store.read() as conn:
+        with self.store.reading() as r:
             cached = self.verified.get(digest)
             if cached is not None:
-                return self._principal(conn, cached)
-            t = schema.api_tokens
-            rows = conn.execute(
-                select(t.c.user_id, t.c.token_hash).where(t.c.lookup == token_lookup(token))
-            ).all()
-            for row in rows:
-                if verify_secret(row.token_hash, token):
-                    self.verified.put(digest, row.user_id)
-                    return self._principal(conn, row.user_id)
+                return self._principal(r, cached)
+            for user_id, token_hash in r.token_holders(token_lookup(token)):
+                if verify_secret(token_hash, token):
+                    self.verified.put(digest, user_id)
+                    return self._principal(r, user_id)
             verify_secret(None, token)
             raise Unauthenticated()
 
-    def _principal(self, conn: Connection, user_id: int) -> Principal:
-        row = conn.execute(_LIVE_USER, {"user_id": user_id}).first()
-        if row is None:
+    @staticmethod
+    def _principal(r: Writer, user_id: int) -> Principal:
+        user = r.live_user(user_id)
+        if user is None or user.item.get("suspended"):
             raise Unauthenticated()
-        user = orjson.loads(row.json)
-        if user.get("suspended"):
-            raise Unauthenticated()
-        return Principal(user_id, row.role, user)
+        return Principal(user_id, user.role, user.item)
 
     def create_token(self, email: str, token: str | None = None) -> str:
         """Mint an API token for a user (shown once; only its hash is kept). Works as basic or bearer credential."""
         token = token or new_token()
-        with self.store.write() as conn:
-            u = schema.users
-            user_id = conn.execute(
-                select(u.c.id).where(func.lower(u.c.email) == email.lower(), u.c.deleted_at.is_(None))
-            ).scalar()
-            if user_id is None:
+        with self.store.writing() as w:
+            found = w.credentials_by_email(email)
+            if found is None:
                 raise NotFound(f"No user with email {email}")
-            conn.execute(
-                insert(schema.api_tokens).values(
-                    id=allocate_ids(conn, "api_tokens"),
-                    user_id=user_id,
-                    lookup=token_lookup(token),
-                    token_hash=hash_secret(token),
-                    created_at=self.clock.now(),
-                )
-            )
+            w.add_api_token(found.user_id, token_lookup(token), hash_secret(token), self.clock.now())
         return token

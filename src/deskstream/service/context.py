@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from deskstream.clock import Clock
 from deskstream.store.engine import Store
 from deskstream.store.writer import Writer
-
-if TYPE_CHECKING:
-    from deskstream.service.people import PeopleService
 
 
 @dataclass(frozen=True)
@@ -37,15 +34,9 @@ SYSTEM = Actor(user_id=0, role="admin", channel="system")
 class ServiceBase:
     """Shared plumbing: a service writes through a :class:`Writer` on one transaction, its own or the caller's."""
 
-    people: PeopleService
-
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-        self._after_init()
-
-    def _after_init(self) -> None:
-        """Hook for subclasses' own state."""
 
     @contextmanager
     def writing(self, writer: Writer | None) -> Iterator[Writer]:
@@ -53,5 +44,5 @@ class ServiceBase:
         if writer is not None:
             yield writer
             return
-        with self.store.write() as conn:
-            yield Writer(conn)
+        with self.store.writing() as w:
+            yield w

@@ -16,12 +16,7 @@ class Desk:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-        self.tickets = TicketService(store, clock)
         self.people = PeopleService(store, clock)
+        self.tickets = TicketService(store, clock, self.people)
+        self.sla = SlaService(store, clock, self.tickets)
         self.auth = AuthService(store, clock)
-        for service in (self.tickets, self.people, self.auth):
-            service.people = self.people
-        self.people.tickets = self.tickets
-        self.sla = SlaService(store, clock)
-        self.sla.people, self.sla.tickets = self.people, self.tickets
-        self.tickets.listeners.append(self.sla.on_ticket_change)

@@ -1,27 +1,42 @@
-"""Users, organizations and groups. A change to a record that tickets refer to is a system update of those tickets."""
+"""Users, organizations and groups.
+
+Every change to one is told to the :attr:`PeopleService.listeners` inside its transaction, as a
+:class:`RecordChange`: tickets listen (a renamed requester is a system update of their tickets; a deleted agent's
+tickets are reassigned), without this module knowing tickets.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-
+from deskstream.clock import Clock
 from deskstream.domain import people as rules
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
-from deskstream.domain.tickets import RequesterInput, TicketInput
+from deskstream.domain.tickets import RequesterInput
 from deskstream.exceptions import NotFound, Unprocessable
 from deskstream.service.context import SYSTEM, Actor, ServiceBase
 from deskstream.service.passwords import hash_secret
-from deskstream.store import schema
+from deskstream.store.engine import Store
+from deskstream.store.errors import DuplicateRecord
 from deskstream.store.writer import Writer
 
-if TYPE_CHECKING:
-    from deskstream.service.tickets import TicketService
 
-#: table → the fields whose change is a system update of the tickets that refer to the record (spec/model.md)
-_REFERRED_TO_BY_TICKETS = {"users": ("name", "email", "organization_id"), "organizations": ("name",)}
+@dataclass(frozen=True)
+class RecordChange:
+    """A user, organization or group changed (``deleted``: soft-deleted), by ``actor``, at ``now``."""
+
+    table: str
+    record_id: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+    now: int
+    actor: Actor = SYSTEM
+    deleted: bool = False
+
+
+PeopleListener = Callable[[Writer, RecordChange], None]
 
 
 def _email_taken(email: str) -> Unprocessable:
@@ -29,7 +44,13 @@ def _email_taken(email: str) -> Unprocessable:
 
 
 class PeopleService(ServiceBase):
-    tickets: TicketService
+    def __init__(self, store: Store, clock: Clock) -> None:
+        super().__init__(store, clock)
+        self.listeners: list[PeopleListener] = []
+
+    def _changed(self, w: Writer, change: RecordChange) -> None:
+        for listener in self.listeners:
+            listener(w, change)
 
     # users ------------------------------------------------------------------------------------------------------
     def create_user(self, data: UserInput, writer: Writer | None = None) -> dict[str, Any]:
@@ -42,7 +63,7 @@ class PeopleService(ServiceBase):
             user = rules.new_user(user_id, data, now)
             try:
                 w.insert_record("users", self._user_values(user, now, created=True, password=data.password), user)
-            except IntegrityError:
+            except DuplicateRecord:
                 # A concurrent writer took the email between the check and the insert (PostgreSQL).
                 raise _email_taken(data.email or "") from None
             return user
@@ -61,9 +82,9 @@ class PeopleService(ServiceBase):
             rules.touch(user, now)
             try:
                 w.update_record("users", user_id, self._user_values(user, now, password=data.password), user)
-            except IntegrityError:
+            except DuplicateRecord:
                 raise _email_taken(data.email or "") from None
-            self._refresh_tickets(w, "users", user_id, before, user, now)
+            self._changed(w, RecordChange("users", user_id, before, user, now))
             return user
 
     def delete_user(self, user_id: int, actor: Actor = SYSTEM) -> dict[str, Any]:
@@ -73,12 +94,9 @@ class PeopleService(ServiceBase):
         """
         with self.writing(None) as w:
             user = self._load_live(w, "users", user_id)
-            successor = actor.user_id if actor.user_id and actor.user_id != user_id else None
-            for ticket_id in w.ticket_ids_referring_to(user_id=user_id):
-                loaded = w.load_ticket(ticket_id)
-                if loaded and loaded[0]["assignee_id"] == user_id and loaded[0]["status"] != "closed":
-                    self.tickets.update(ticket_id, TicketInput(assignee_id=successor), actor, w)
+            before = dict(user)
             now = self.clock.now()
+            self._changed(w, RecordChange("users", user_id, before, user, now, actor, deleted=True))
             user["active"] = False
             user["deleted_at"] = rules.iso(now)
             rules.touch(user, now)
@@ -108,17 +126,14 @@ class PeopleService(ServiceBase):
         return values
 
     def _user_id_by_email(self, w: Writer, email: str) -> int | None:
-        u = schema.users
-        return w.conn.execute(select(u.c.id).where(func.lower(u.c.email) == email.lower())).scalar()
+        return w.user_id_by_email(email)
 
     # organizations and groups -----------------------------------------------------------------------------------
     def create_organization(self, data: OrganizationInput, writer: Writer | None = None) -> dict[str, Any]:
         if not data.name:
             raise Unprocessable.field("name", "Name: cannot be blank")
         with self.writing(writer) as w:
-            o = schema.organizations
-            taken = w.conn.execute(select(o.c.id).where(o.c.name == data.name, o.c.deleted_at.is_(None))).first()
-            if taken:
+            if w.live_organization_named(data.name) is not None:
                 raise Unprocessable.field("name", "Name: has already been taken")
             now = self.clock.now()
             org = rules.new_organization(w.allocate("organizations"), data, now)
@@ -144,7 +159,7 @@ class PeopleService(ServiceBase):
             now = self.clock.now()
             rules.touch(record, now)
             w.update_record(table, record_id, {"name": record["name"], "updated_at": now}, record)
-            self._refresh_tickets(w, table, record_id, before, record, now)
+            self._changed(w, RecordChange(table, record_id, before, record, now))
             return record
 
     def delete_record(self, table: str, record_id: int) -> None:
@@ -168,25 +183,13 @@ class PeopleService(ServiceBase):
 
     def _load_live(self, w: Writer, table: str, record_id: int) -> dict[str, Any]:
         found = w.load_record(table, record_id)
-        if found is None or found[1] is not None:
+        if found is None or not found.live:
             raise NotFound()
-        return found[0]
+        return found.item
 
     def _check_organization(self, w: Writer, organization_id: int | None) -> None:
         if organization_id is None:
             return
         found = w.load_record("organizations", organization_id)
-        if found is None or found[1] is not None:
+        if found is None or not found.live:
             raise Unprocessable.field("organization_id", f"Organization: {organization_id} not found")
-
-    def _refresh_tickets(
-        self, w: Writer, table: str, record_id: int, before: dict[str, Any], after: dict[str, Any], now: int
-    ) -> None:
-        """Tickets referring to a changed user or organization get a system update (spec/model.md)."""
-        fields = _REFERRED_TO_BY_TICKETS.get(table, ())
-        if not any(before.get(f) != after.get(f) for f in fields):
-            return
-        find: Callable[..., list[int]] = w.ticket_ids_referring_to
-        ids = find(user_id=record_id) if table == "users" else find(organization_id=record_id)
-        for ticket_id in ids:
-            self.tickets.system_update(w, ticket_id, now)

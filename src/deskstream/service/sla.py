@@ -8,42 +8,43 @@ through the :class:`~deskstream.store.writer.Writer`, so the generator's batch w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import select
-
+from deskstream.clock import Clock, SimClock
 from deskstream.domain import sla as rules
 from deskstream.domain.audits import Audit
 from deskstream.domain.sla import PolicyInput
 from deskstream.domain.sla_engine import Change, Engine, Outcome, SlaState
 from deskstream.exceptions import NotFound, Unprocessable
 from deskstream.service.context import ServiceBase
-from deskstream.store import schema
+from deskstream.service.tickets import TicketService
+from deskstream.store.engine import Store
 from deskstream.store.writer import Writer
-
-if TYPE_CHECKING:
-    from deskstream.service.tickets import TicketService
 
 _AGENT_ROLES = ("agent", "admin")
 
 
 class SlaService(ServiceBase):
-    tickets: TicketService
+    """SLA policies and the engine; it listens to every audited change of :class:`TicketService`."""
 
-    def _after_init(self) -> None:
+    def __init__(self, store: Store, clock: Clock, tickets: TicketService) -> None:
+        super().__init__(store, clock)
+        self.tickets = tickets
         self.engine = Engine()
+        tickets.listeners.append(self.on_ticket_change)
 
     # policies ---------------------------------------------------------------------------------------------------
     def list_policies(self) -> list[dict[str, Any]]:
-        with self.store.read() as conn:
-            return Writer(conn).load_sla_policies()
+        with self.store.reading() as r:
+            return r.load_sla_policies()
 
     def get_policy(self, policy_id: int) -> dict[str, Any]:
-        with self.store.read() as conn:
-            found = Writer(conn).load_record("sla_policies", policy_id)
-        if found is None or found[1] is not None:
+        with self.store.reading() as r:
+            found = r.load_record("sla_policies", policy_id)
+        if found is None or not found.live:
             raise NotFound()
-        return found[0]
+        return found.item
 
     def create_policy(self, data: PolicyInput) -> dict[str, Any]:
         with self.writing(None) as w:
@@ -86,9 +87,9 @@ class SlaService(ServiceBase):
 
     def _live(self, w: Writer, policy_id: int) -> dict[str, Any]:
         found = w.load_record("sla_policies", policy_id)
-        if found is None or found[1] is not None:
+        if found is None or not found.live:
             raise NotFound()
-        return found[0]
+        return found.item
 
     @staticmethod
     def _columns(policy: dict[str, Any], now: int) -> dict[str, Any]:
@@ -130,13 +131,20 @@ class SlaService(ServiceBase):
 
     def tick(self) -> int:
         """One pass of the scheduler: a cheap read first, a write transaction only when something is due."""
-        now = self.clock.now()
-        s = schema.sla_states
-        with self.store.read() as conn:
-            if conn.execute(select(s.c.ticket_id).where(s.c.next_deadline < now).limit(1)).first() is None:
+        with self.store.reading() as r:
+            if not r.any_sla_due(self.clock.now()):
                 return 0
-        with self.store.write() as conn:
-            return self.run_due(Writer(conn), self.clock.now())
+        with self.store.writing() as w:
+            return self.run_due(w, self.clock.now())
+
+    def move_clock(self, clock: SimClock, target: Callable[[int], int]) -> int:
+        """Move a simulated clock to ``target(now)`` with the breaches it passes, in one write transaction, so no
+        reader sees the new time without them; returns the new time."""
+        with self.store.writing() as w:
+            moved = target(clock.now())
+            self.run_due(w, moved)
+            clock.move(w, moved)
+        return moved
 
     def _write(self, w: Writer, state: SlaState, out: Outcome) -> None:
         if out.events:
@@ -153,5 +161,5 @@ class SlaService(ServiceBase):
     def _agent_reply(w: Writer, author_id: int, ticket: dict[str, Any]) -> bool:
         """A public comment is an agent's reply when an agent or admin other than the requester wrote it."""
         found = w.load_record("users", author_id)
-        return found is not None and found[0]["role"] in _AGENT_ROLES and author_id != ticket["requester_id"]
+        return found is not None and found.item["role"] in _AGENT_ROLES and author_id != ticket["requester_id"]
 

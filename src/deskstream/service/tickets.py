@@ -11,11 +11,15 @@ from typing import Any
 
 import orjson
 
+from deskstream.clock import Clock
 from deskstream.domain import tickets as rules
 from deskstream.domain.audits import SYSTEM_USER_ID, Audit, child_count, comment_object
-from deskstream.domain.tickets import FieldChange, TicketInput, public
+from deskstream.domain.tickets import FieldChange, TicketInput
 from deskstream.exceptions import Forbidden, NotFound, Unprocessable
 from deskstream.service.context import Actor, ServiceBase
+from deskstream.service.people import PeopleService, RecordChange
+from deskstream.store.engine import Store
+from deskstream.store.records import AuditRecord, StoredTicket, TicketVersion
 from deskstream.store.writer import Writer
 
 #: Called after every ticket change with (writer, ticket before or None, ticket after, audit or None, now);
@@ -28,23 +32,45 @@ def _snapshot(ticket: dict[str, Any]) -> dict[str, Any]:
     return orjson.loads(orjson.dumps(ticket))  # type: ignore[no-any-return]
 
 
-class TicketService(ServiceBase):
-    listeners: list[TicketListener]
+#: The user and organization fields whose change is a system update of the tickets that refer to the record.
+_REFERRED_TO_BY_TICKETS = {"users": ("name", "email", "organization_id"), "organizations": ("name",)}
 
-    def _after_init(self) -> None:
-        self.listeners = []
+
+def stored_audit(audit: Audit) -> AuditRecord:
+    """The forms an audit is stored in, rendered once (the two export forms from one rendering)."""
+    item, with_comments = audit.export_items()
+    return AuditRecord(
+        id=audit.id,
+        ticket_id=audit.ticket_id,
+        timestamp=audit.created_at,
+        item=item,
+        item_with_comments=with_comments,
+        api_item=audit.api_item(),
+        comment=audit.comment,
+        child_events=len(audit.child_ids) - (audit.comment is not None),
+    )
+
+
+class TicketService(ServiceBase):
+    """Tickets; it listens to :class:`PeopleService` for the changes of users and organizations tickets refer to."""
+
+    def __init__(self, store: Store, clock: Clock, people: PeopleService) -> None:
+        super().__init__(store, clock)
+        self.people = people
+        self.listeners: list[TicketListener] = []
+        people.listeners.append(self._on_record_change)
 
     # create -----------------------------------------------------------------------------------------------------
     def create(self, data: TicketInput, actor: Actor, writer: Writer | None = None) -> dict[str, Any]:
         with self.writing(writer) as w:
-            return public(self._create(w, data, actor, self.clock.now()))
+            return self._create(w, data, actor, self.clock.now())
 
     def create_many(
         self, items: list[TicketInput], actor: Actor, writer: Writer | None = None
     ) -> list[dict[str, Any]]:
         with self.writing(writer) as w:
             now = self.clock.now()
-            return [public(self._create(w, data, actor, now)) for data in items]
+            return [self._create(w, data, actor, now) for data in items]
 
     def _create(self, w: Writer, data: TicketInput, actor: Actor, now: int) -> dict[str, Any]:
         body = data.comment.body if data.comment and data.comment.body else data.description
@@ -64,23 +90,22 @@ class TicketService(ServiceBase):
         wanted["submitter_id"] = actor.user_id
         self._check_references(w, wanted)
         if "organization_id" not in wanted:
-            requester = w.load_person(wanted["requester_id"])
-            wanted["organization_id"] = requester.organization_id if requester else None
+            requester = w.load_record("users", wanted["requester_id"])
+            wanted["organization_id"] = requester.item["organization_id"] if requester and requester.live else None
         rules.default_status(ticket, wanted)
         changes = rules.apply_changes(ticket, wanted, creating=True)
         ticket["description"] = body
         ticket["raw_subject"] = ticket["subject"]
-        ticket["_created_ts"] = now
         public_comment = data.comment.public if data.comment else True
         author = (data.comment.author_id if data.comment and data.comment.author_id else None) or actor.user_id
         html = data.comment.html_body if data.comment else None
-        self._record(w, None, ticket, changes, actor, now, (author, body, public_comment, html), version=1)
+        self._record(w, None, ticket, changes, actor, now, (author, body, public_comment, html), version=1, created=now)
         return ticket
 
     # update -----------------------------------------------------------------------------------------------------
     def update(self, ticket_id: int, data: TicketInput, actor: Actor, writer: Writer | None = None) -> dict[str, Any]:
         with self.writing(writer) as w:
-            return public(self._update(w, ticket_id, data, actor, self.clock.now())[0])
+            return self._update(w, ticket_id, data, actor, self.clock.now())[0]
 
     def update_with_audit(
         self, ticket_id: int, data: TicketInput, actor: Actor, writer: Writer | None = None
@@ -91,7 +116,7 @@ class TicketService(ServiceBase):
         """
         with self.writing(writer) as w:
             ticket, audit = self._update(w, ticket_id, data, actor, self.clock.now())
-            return public(ticket), audit.api_item() if audit else None
+            return ticket, audit.api_item() if audit else None
 
     def update_many(
         self, ticket_ids: list[int], data: TicketInput, actor: Actor, writer: Writer | None = None
@@ -99,12 +124,13 @@ class TicketService(ServiceBase):
         """One bulk change: every ticket in one transaction, stamped with the same second (a macro, a trigger)."""
         with self.writing(writer) as w:
             now = self.clock.now()
-            return [public(self._update(w, ticket_id, data, actor, now)[0]) for ticket_id in ticket_ids]
+            return [self._update(w, ticket_id, data, actor, now)[0] for ticket_id in ticket_ids]
 
     def _update(
         self, w: Writer, ticket_id: int, data: TicketInput, actor: Actor, now: int
     ) -> tuple[dict[str, Any], Audit | None]:
-        ticket, version = self._load_live(w, ticket_id)
+        stored = self._load_live(w, ticket_id)
+        ticket = stored.item
         if actor.role == "end-user" and ticket["requester_id"] != actor.user_id:
             raise Forbidden()
         rules.check_update_allowed(ticket)
@@ -122,18 +148,20 @@ class TicketService(ServiceBase):
             comment = (author, data.comment.body or data.comment.html_body or "", public_comment, data.comment.html_body)
         if not changes and comment is None:
             return ticket, None
-        return ticket, self._record(w, before, ticket, changes, actor, now, comment, version=version + 1)
+        audit = self._record(w, before, ticket, changes, actor, now, comment, stored.version + 1, stored.created_at)
+        return ticket, audit
 
     # delete -----------------------------------------------------------------------------------------------------
     def delete(self, ticket_id: int, actor: Actor, writer: Writer | None = None) -> None:
         """Soft delete: the ticket's status becomes ``deleted`` (as exports show it), with an audit."""
         with self.writing(writer) as w:
             now = self.clock.now()
-            ticket, version = self._load_live(w, ticket_id)
+            stored = self._load_live(w, ticket_id)
+            ticket = stored.item
             before = _snapshot(ticket)
             changes = [FieldChange("Change", "status", "deleted", ticket["status"])]
             ticket["status"] = "deleted"
-            self._record(w, before, ticket, changes, actor, now, None, version=version + 1, deleted_at=now)
+            self._record(w, before, ticket, changes, actor, now, None, stored.version + 1, stored.created_at, now)
 
     # system updates ---------------------------------------------------------------------------------------------
     def system_update(
@@ -143,15 +171,33 @@ class TicketService(ServiceBase):
 
         Used when a record the ticket refers to changes (its requester renamed), and by the SLA engine.
         """
-        loaded = w.load_ticket(ticket_id)
-        if loaded is None or loaded[2] is not None:
+        stored = w.load_ticket(ticket_id)
+        if stored is None or not stored.live:
             return None
-        ticket, version, _ = loaded
+        ticket = stored.item
         if change is not None:
             change(ticket)
         rules.stamp(ticket, now, audited=False)
-        w.save_ticket(ticket, version + 1, audit_id=None)
+        w.save_ticket(TicketVersion(ticket, stored.version + 1, stored.created_at, stored.updated_at, audit_id=None))
         return ticket
+
+    def _on_record_change(self, w: Writer, change: RecordChange) -> None:
+        """A user or organization changed: a deleted agent's open tickets go to whoever deleted them (audited
+        changes, as Zendesk reassigns them); tickets referring to a renamed record get a system update."""
+        if change.table == "users" and change.deleted:
+            successor = change.actor.user_id if change.actor.user_id != change.record_id else 0
+            for ticket_id in w.ticket_ids_referring_to(user_id=change.record_id):
+                stored = w.load_ticket(ticket_id)
+                if stored and stored.item["assignee_id"] == change.record_id and stored.item["status"] != "closed":
+                    self.update(ticket_id, TicketInput(assignee_id=successor or None), change.actor, w)
+            return
+        fields = _REFERRED_TO_BY_TICKETS.get(change.table, ())
+        if not any(change.before.get(f) != change.after.get(f) for f in fields):
+            return
+        find: Callable[..., list[int]] = w.ticket_ids_referring_to
+        ids = find(user_id=change.record_id) if change.table == "users" else find(organization_id=change.record_id)
+        for ticket_id in ids:
+            self.system_update(w, ticket_id, change.now)
 
     # shared -----------------------------------------------------------------------------------------------------
     def _record(
@@ -164,6 +210,7 @@ class TicketService(ServiceBase):
         now: int,
         comment: tuple[int, str, bool, str | None] | None,
         version: int,
+        created: int,
         deleted_at: int | None = None,
     ) -> Audit:
         """Write the new version (``ticket``, changed in place) with its audit (and comment); returns the audit.
@@ -171,7 +218,6 @@ class TicketService(ServiceBase):
         Listeners run first, inside the same transaction, so they can add what follows from the change.
         """
         rules.stamp(ticket, now, audited=True)
-        ticket["_updated_ts"] = now
         first = w.allocate("events", 1 + child_count(changes, comment is not None))
         audit_id, child_ids = first, list(range(first + 1, first + 1 + child_count(changes, comment is not None)))
         comment_obj = None
@@ -193,15 +239,15 @@ class TicketService(ServiceBase):
         )
         for listener in self.listeners:
             listener(w, before, ticket, audit, now)
-        w.save_ticket(ticket, version, audit_id, deleted_at)
-        w.add_audit(audit)
+        w.save_ticket(TicketVersion(ticket, version, created, now, audit_id, deleted_at))
+        w.add_audit(stored_audit(audit))
         return audit
 
-    def _load_live(self, w: Writer, ticket_id: int) -> tuple[dict[str, Any], int]:
-        loaded = w.load_ticket(ticket_id)
-        if loaded is None or loaded[2] is not None:
+    def _load_live(self, w: Writer, ticket_id: int) -> StoredTicket:
+        stored = w.load_ticket(ticket_id)
+        if stored is None or not stored.live:
             raise NotFound()
-        return loaded[0], loaded[1]
+        return stored
 
     def _check_references(self, w: Writer, wanted: dict[str, Any]) -> None:
         """Ids a change points at must exist: Zendesk answers 422 for an unknown assignee, group or organization."""
@@ -215,12 +261,12 @@ class TicketService(ServiceBase):
             if record_id is None:
                 continue
             found = w.load_record(table, record_id)
-            if found is None or found[1] is not None:
+            if found is None or not found.live:
                 raise Unprocessable.field(name, f"{name.replace('_id', '').capitalize()}: {record_id} not found")
-            if name == "assignee_id" and found[0]["role"] == "end-user":
+            if name == "assignee_id" and found.item["role"] == "end-user":
                 raise Unprocessable.field(name, "Assignee: must be an agent")
         for name in ("collaborator_ids", "follower_ids", "email_cc_ids"):
             for user_id in wanted.get(name) or []:
                 found = w.load_record("users", user_id)
-                if found is None or found[1] is not None:
+                if found is None or not found.live:
                     raise Unprocessable.field(name, f"{name.capitalize()}: user {user_id} not found")

@@ -1,7 +1,8 @@
-"""Opening the database: the engine, its SQLite pragmas, write transactions, migrations and id allocation.
+"""Opening the database: the engine, its SQLite pragmas, read and write transactions, migrations.
 
 Writes on SQLite take the write lock *before* reading the clock (``BEGIN IMMEDIATE``), so commit order equals
 timestamp order and an export can never miss a change that commits late (spec/model.md § Integrity).
+Failures of the database or its driver leave :class:`Store` as :mod:`deskstream.store.errors` (one choke point).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 
-from deskstream.store import migrations, schema
+from deskstream.store import migrations
+from deskstream.store.errors import DuplicateRecord, StoreError, StoreUnavailable
+from deskstream.store.writer import Writer
 
 _WRITE = "deskstream_write"
 
@@ -52,19 +55,35 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-class Store:
-    """The database behind one small interface: read and write transactions and id allocation.
+@contextmanager
+def _translated() -> Iterator[None]:
+    """SQLAlchemy's and the drivers' exceptions as the store's own (:mod:`deskstream.store.errors`)."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise DuplicateRecord(str(error.orig).splitlines()[0]) from error
+    except OperationalError as error:
+        raise StoreUnavailable(str(error.orig).strip().splitlines()[0]) from error
+    except DBAPIError as error:
+        raise StoreError(str(error.orig).strip().splitlines()[0]) from error
 
-    The repositories in this package (``store.tickets``, ``store.users``, ...) take the connection these give.
-    """
+
+class Store:
+    """The database behind one small interface: read and write transactions, each as a :class:`Writer` (the
+    store's records in and out) or, inside ``store/`` and ``export/``'s scans, as a connection."""
 
     def __init__(self, url: str) -> None:
         self.url = _normalize_url(url)
-        self.dialect = make_url(self.url).get_backend_name()
-        if self.dialect == "sqlite":
-            self.engine = _sqlite_engine(self.url)
-        else:
-            self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        try:
+            self.dialect = make_url(self.url).get_backend_name()
+            if self.dialect == "sqlite":
+                self.engine = _sqlite_engine(self.url)
+            else:
+                self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as error:
+            raise StoreUnavailable(f"not a database URL deskstream can open: {url} ({error})") from error
+        except OSError as error:
+            raise StoreUnavailable(f"cannot open {url}: {error}") from error
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
 
     def migrate(self) -> list[int]:
@@ -75,47 +94,34 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._write_engine.begin() as conn:
+        with _translated(), self._write_engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """One read transaction: every query in the block sees the same snapshot."""
-        with self.engine.begin() as conn:
+        with _translated(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def writing(self) -> Iterator[Writer]:
+        """A write transaction as a :class:`Writer`."""
+        with self.write() as conn:
+            yield Writer(conn)
+
+    @contextmanager
+    def reading(self) -> Iterator[Writer]:
+        """A read transaction, through the :class:`Writer`'s reads (one snapshot for all of them)."""
+        with self.read() as conn:
+            yield Writer(conn)
+
+    def kv_get(self, key: str) -> str | None:
+        with self.reading() as r:
+            return r.kv_get(key)
+
+    def kv_set(self, key: str, value: str) -> None:
+        with self.writing() as w:
+            w.kv_set(key, value)
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-#: Built once (every change allocates ids): SQLAlchemy keys its compiled-statement cache per statement object.
-_ALLOCATE = (
-    update(schema.id_sequences)
-    .where(schema.id_sequences.c.name == bindparam("sequence"))
-    .values(value=schema.id_sequences.c.value + bindparam("count"))
-    .returning(schema.id_sequences.c.value)
-)
-
-
-def allocate_ids(conn: Connection, name: str, count: int = 1) -> int:
-    """Reserve ``count`` consecutive ids of the named sequence inside the caller's transaction; returns the first."""
-    table = schema.id_sequences
-    row = conn.execute(_ALLOCATE, {"sequence": name, "count": count}).first()
-    if row is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(table).values(name=name, value=count))
-            return 1
-        except IntegrityError:
-            return allocate_ids(conn, name, count)
-    return int(row[0]) - count + 1
-
-
-def kv_get(conn: Connection, key: str) -> str | None:
-    return conn.execute(select(schema.kv.c.value).where(schema.kv.c.key == key)).scalar()
-
-
-def kv_set(conn: Connection, key: str, value: str) -> None:
-    table = schema.kv
-    if conn.execute(update(table).where(table.c.key == key).values(value=value)).rowcount == 0:
-        conn.execute(insert(table).values(key=key, value=value))

@@ -4,8 +4,8 @@ Every exported item is stored with its serialized JSON (orjson bytes, column ``j
 and every export stream has an index on its ordering key, so that an export page is one index range scan plus a
 concatenation of stored bytes (spec/exports.md § Performance shape).
 
-Stored item JSON never contains the server's host: item ``url`` fields hold the placeholder :data:`URL_BASE`,
-which the HTTP layer replaces with the request's scheme and host once per page.
+Stored item JSON never contains the server's host: item ``url`` fields hold the placeholder
+:data:`deskstream.base_url.URL_BASE`, which the HTTP layer replaces with the request's scheme and host.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from sqlalchemy import (
     Text,
 )
 
-#: Placeholder for the scheme and host in stored ``url`` fields; see ``deskstream.export.framing``.
-URL_BASE = "deskstream://host"
+from deskstream.base_url import URL_BASE  # noqa: F401  (until api/responses.py and routes/tickets.py import it)
 
 metadata = MetaData()
 

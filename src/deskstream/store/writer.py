@@ -1,7 +1,8 @@
-"""Every write the service makes, on one transaction's connection.
+"""Every read and write a service makes inside its transaction, on that transaction's connection.
 
-The service layer talks only to a :class:`Writer`; the workload generator hands it a subclass that buffers the
-append-only inserts and flushes them in batches, so both paths run the same domain code.
+The service layer talks only to a :class:`Writer`, in the records of :mod:`deskstream.store.records`; the workload
+generator hands it a subclass that buffers the append-only inserts and flushes them in batches
+(:mod:`deskstream.store.batch`), so both paths run the same service code.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from deskstream.domain.audits import Audit
-from deskstream.domain.tickets import Person, public
 from deskstream.store import schema
-from deskstream.store.engine import allocate_ids
+from deskstream.store.errors import DuplicateRecord
+from deskstream.store.records import AuditRecord, LiveUser, StoredRecord, StoredTicket, TicketVersion, UserCredentials
 
 dumps = orjson.dumps
 
@@ -33,9 +34,6 @@ _INSERT_VERSION = insert(_v)
 _INSERT_EVENT = insert(schema.ticket_events)
 _INSERT_COMMENT = insert(schema.comments)
 _INSERT_METRIC_EVENTS = insert(schema.ticket_metric_events)
-_LOAD_PERSON = select(schema.users.c.json).where(
-    schema.users.c.id == bindparam("user_id"), schema.users.c.deleted_at.is_(None)
-)
 _LOAD_RECORD = {
     name: select(schema.metadata.tables[name].c.json, schema.metadata.tables[name].c.deleted_at).where(
         schema.metadata.tables[name].c.id == bindparam("record_id")
@@ -56,7 +54,36 @@ _LOAD_SLA_POLICIES = (
 )
 
 
-def ticket_row(ticket: dict[str, Any], version: int, created_at: int, deleted_at: int | None) -> dict[str, Any]:
+#: Built once (every change allocates ids): SQLAlchemy keys its compiled-statement cache per statement object.
+_ALLOCATE = (
+    update(schema.id_sequences)
+    .where(schema.id_sequences.c.name == bindparam("sequence"))
+    .values(value=schema.id_sequences.c.value + bindparam("count"))
+    .returning(schema.id_sequences.c.value)
+)
+#: Every request reads its user (a deleted or suspended user is refused at once).
+_LIVE_USER = select(schema.users.c.role, schema.users.c.json).where(
+    schema.users.c.id == bindparam("user_id"), schema.users.c.deleted_at.is_(None)
+)
+
+
+def allocate_ids(conn: Connection, name: str, count: int = 1) -> int:
+    """Reserve ``count`` consecutive ids of the named sequence inside the caller's transaction; returns the first."""
+    table = schema.id_sequences
+    row = conn.execute(_ALLOCATE, {"sequence": name, "count": count}).first()
+    if row is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table).values(name=name, value=count))
+            return 1
+        except IntegrityError:
+            return allocate_ids(conn, name, count)
+    return int(row[0]) - count + 1
+
+
+def ticket_row(version: TicketVersion) -> dict[str, Any]:
+    """The ``tickets`` row of a ticket's current version."""
+    ticket = version.item
     return {
         "id": ticket["id"],
         "status": ticket["status"],
@@ -65,36 +92,35 @@ def ticket_row(ticket: dict[str, Any], version: int, created_at: int, deleted_at
         "assignee_id": ticket["assignee_id"],
         "organization_id": ticket["organization_id"],
         "group_id": ticket["group_id"],
-        "created_at": created_at,
-        "updated_at": ticket["_updated_ts"],
+        "created_at": version.created_at,
+        "updated_at": version.updated_at,
         "generated_timestamp": ticket["generated_timestamp"],
-        "deleted_at": deleted_at,
-        "version": version,
-        "json": dumps(public(ticket)),
+        "deleted_at": version.deleted_at,
+        "version": version.version,
+        "json": dumps(ticket),
     }
 
 
-def version_row(ticket: dict[str, Any], version: int, audit_id: int | None, body: bytes) -> dict[str, Any]:
-    """The append-only ``ticket_versions`` row of a ticket's new version (``audit_id`` None for system updates)."""
+def version_row(version: TicketVersion, body: bytes) -> dict[str, Any]:
+    """The append-only ``ticket_versions`` row of a ticket's new version."""
     return {
-        "ticket_id": ticket["id"],
-        "version": version,
-        "generated_timestamp": ticket["generated_timestamp"],
-        "audit_id": audit_id,
+        "ticket_id": version.item["id"],
+        "version": version.version,
+        "generated_timestamp": version.item["generated_timestamp"],
+        "audit_id": version.audit_id,
         "json": body,
     }
 
 
-def audit_rows(audit: Audit) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def audit_rows(audit: AuditRecord) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The ``ticket_events`` row (three stored forms) and the ``comments`` row, if the audit has a comment."""
-    item, with_comments = audit.export_items()
     event = {
         "id": audit.id,
         "ticket_id": audit.ticket_id,
-        "timestamp": audit.created_at,
-        "json": dumps(item),
-        "json_comments": None if with_comments is None else dumps(with_comments),
-        "audit_json": dumps(audit.api_item()),
+        "timestamp": audit.timestamp,
+        "json": dumps(audit.item),
+        "json_comments": None if audit.item_with_comments is None else dumps(audit.item_with_comments),
+        "audit_json": dumps(audit.api_item),
     }
     comment = None
     if audit.comment is not None:
@@ -104,7 +130,7 @@ def audit_rows(audit: Audit) -> tuple[dict[str, Any], dict[str, Any] | None]:
             "audit_id": audit.id,
             "author_id": audit.comment["author_id"],
             "public": audit.comment["public"],
-            "created_at": audit.created_at,
+            "created_at": audit.timestamp,
             "json": dumps(audit.comment),
         }
     return event, comment
@@ -143,29 +169,23 @@ class Writer:
         return allocate_ids(self.conn, name, count)
 
     # tickets ----------------------------------------------------------------------------------------------------
-    def load_ticket(self, ticket_id: int) -> tuple[dict[str, Any], int, int | None] | None:
-        """The current ticket, its version number and its ``deleted_at``; None if it never existed."""
+    def load_ticket(self, ticket_id: int) -> StoredTicket | None:
+        """The current ticket; None if it never existed."""
         row = self.conn.execute(_LOAD_TICKET, {"ticket_id": ticket_id}).first()
         if row is None:
             return None
-        ticket = orjson.loads(row.json)
-        ticket["_updated_ts"] = row.updated_at
-        ticket["_created_ts"] = row.created_at
-        return ticket, row.version, row.deleted_at
+        return StoredTicket(orjson.loads(row.json), row.version, row.created_at, row.updated_at, row.deleted_at)
 
-    def save_ticket(
-        self, ticket: dict[str, Any], version: int, audit_id: int | None, deleted_at: int | None = None
-    ) -> None:
+    def save_ticket(self, version: TicketVersion) -> None:
         """Write a ticket's new version: the current row (insert for version 1) and its history row."""
-        created = ticket["_created_ts"]
-        row = ticket_row(ticket, version, created, deleted_at)
-        if version == 1:
+        row = ticket_row(version)
+        if version.version == 1:
             self.conn.execute(_INSERT_TICKET, [row])
         else:
             self.conn.execute(_UPDATE_TICKET, {"ticket_id": row.pop("id"), **row})
-        self.conn.execute(_INSERT_VERSION, [version_row(ticket, version, audit_id, row["json"])])
+        self.conn.execute(_INSERT_VERSION, [version_row(version, row["json"])])
 
-    def add_audit(self, audit: Audit) -> None:
+    def add_audit(self, audit: AuditRecord) -> None:
         event, comment = audit_rows(audit)
         self.conn.execute(_INSERT_EVENT, [event])
         if comment is not None:
@@ -177,28 +197,99 @@ class Writer:
             self.conn.execute(_INSERT_METRIC_EVENTS, metric_event_rows(events))
 
     # people -----------------------------------------------------------------------------------------------------
-    def load_person(self, user_id: int) -> Person | None:
-        row = self.conn.execute(_LOAD_PERSON, {"user_id": user_id}).first()
-        if row is None:
-            return None
-        user = orjson.loads(row.json)
-        return Person(user["id"], user["name"], user["email"], user["organization_id"])
-
-    def load_record(self, table: str, record_id: int) -> tuple[dict[str, Any], int | None] | None:
-        """A user, organization or group as served, with its ``deleted_at``."""
+    def load_record(self, table: str, record_id: int) -> StoredRecord | None:
+        """A user, organization, group or SLA policy as served, with its ``deleted_at``."""
         prebuilt = _LOAD_RECORD.get(table)
         if prebuilt is None:
             t = schema.metadata.tables[table]
             prebuilt = select(t.c.json, t.c.deleted_at).where(t.c.id == bindparam("record_id"))
         row = self.conn.execute(prebuilt, {"record_id": record_id}).first()
-        return None if row is None else (orjson.loads(row.json), row.deleted_at)
+        return None if row is None else StoredRecord(orjson.loads(row.json), row.deleted_at)
 
     def insert_record(self, table: str, values: dict[str, Any], record: dict[str, Any]) -> None:
-        self.conn.execute(insert(schema.metadata.tables[table]), [{**values, "json": dumps(record)}])
+        """Insert a record; :class:`DuplicateRecord` (the transaction is then lost) if a unique value is taken."""
+        try:
+            self.conn.execute(insert(schema.metadata.tables[table]), [{**values, "json": dumps(record)}])
+        except IntegrityError as error:
+            raise DuplicateRecord(str(error.orig)) from error
 
     def update_record(self, table: str, record_id: int, values: dict[str, Any], record: dict[str, Any]) -> None:
         t = schema.metadata.tables[table]
-        self.conn.execute(update(t).where(t.c.id == record_id).values(**values, json=dumps(record)))
+        try:
+            self.conn.execute(update(t).where(t.c.id == record_id).values(**values, json=dumps(record)))
+        except IntegrityError as error:
+            raise DuplicateRecord(str(error.orig)) from error
+
+    # accounts (service/auth.py) ------------------------------------------------------------------------------------
+    def credentials_by_email(self, email: str) -> UserCredentials | None:
+        """The live user with this email (case-insensitive) and its password hash."""
+        u = schema.users
+        row = self.conn.execute(
+            select(u.c.id, u.c.password_hash).where(func.lower(u.c.email) == email.lower(), u.c.deleted_at.is_(None))
+        ).first()
+        return None if row is None else UserCredentials(row.id, row.password_hash)
+
+    def token_holders(self, lookup: str) -> list[tuple[int, str]]:
+        """(user id, token hash) of every API token filed under ``lookup`` (a short digest; hashes decide)."""
+        t = schema.api_tokens
+        rows = self.conn.execute(select(t.c.user_id, t.c.token_hash).where(t.c.lookup == lookup))
+        return [(row.user_id, row.token_hash) for row in rows]
+
+    def live_user(self, user_id: int) -> LiveUser | None:
+        row = self.conn.execute(_LIVE_USER, {"user_id": user_id}).first()
+        return None if row is None else LiveUser(user_id, row.role, orjson.loads(row.json))
+
+    def add_api_token(self, user_id: int, lookup: str, token_hash: str, created_at: int) -> None:
+        self.conn.execute(
+            insert(schema.api_tokens).values(
+                id=self.allocate("api_tokens"), user_id=user_id, lookup=lookup, token_hash=token_hash,
+                created_at=created_at,
+            )
+        )  # fmt: skip
+
+    # rate limits (api/ratelimit.py) ------------------------------------------------------------------------------
+    def count_hit(self, key: str, window_start: int) -> int:
+        """Count one request in counter ``key``'s window starting at ``window_start`` (a passed window restarts at
+        1); returns the count. One statement: the row lock (PostgreSQL) or the write lock (SQLite's ``BEGIN
+        IMMEDIATE``) makes concurrent requests count one after another."""
+        t = schema.rate_limit_counters
+        bump = (
+            update(t)
+            .where(t.c.key == key)
+            .values(count=case((t.c.window_start == window_start, t.c.count + 1), else_=1), window_start=window_start)
+            .returning(t.c.count)
+        )
+        used = self.conn.execute(bump).scalar()
+        if used is not None:
+            return int(used)
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(t).values(key=key, window_start=window_start, count=1))
+            return 1
+        except IntegrityError:  # another process created the row first
+            return int(self.conn.execute(bump).scalar_one())
+
+    # the key-value table (the simulated clock, the demo's mark) ---------------------------------------------------
+    def kv_get(self, key: str) -> str | None:
+        return self.conn.execute(select(schema.kv.c.value).where(schema.kv.c.key == key)).scalar()
+
+    def kv_set(self, key: str, value: str) -> None:
+        table = schema.kv
+        if self.conn.execute(update(table).where(table.c.key == key).values(value=value)).rowcount == 0:
+            self.conn.execute(insert(table).values(key=key, value=value))
+
+    def user_id_by_email(self, email: str) -> int | None:
+        """The user (live or deleted: an email stays taken) with this email, compared case-insensitively."""
+        u = schema.users
+        return self.conn.execute(select(u.c.id).where(func.lower(u.c.email) == email.lower())).scalar()
+
+    def live_organization_named(self, name: str) -> int | None:
+        o = schema.organizations
+        return self.conn.execute(select(o.c.id).where(o.c.name == name, o.c.deleted_at.is_(None))).scalar()
+
+    def count_records(self, table: str) -> int:
+        t = schema.metadata.tables[table]
+        return int(self.conn.execute(select(func.count()).select_from(t)).scalar_one())
 
     def ticket_ids_referring_to(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
         """Live tickets requested by or assigned to this user, or in this organization (a system update's targets)."""
@@ -225,6 +316,11 @@ class Writer:
         values = {"next_deadline": next_deadline, "json": dumps(state)}
         if self.conn.execute(_UPDATE_SLA_STATE, {"tid": ticket_id, **values}).rowcount == 0:
             self.conn.execute(_INSERT_SLA_STATE, [{"ticket_id": ticket_id, **values}])
+
+    def any_sla_due(self, now: int) -> bool:
+        """Whether some ticket has an SLA target that passed before ``now`` (the scheduler's cheap first look)."""
+        s = schema.sla_states
+        return self.conn.execute(select(s.c.ticket_id).where(s.c.next_deadline < now).limit(1)).first() is not None
 
     def due_sla_tickets(self, now: int, limit: int = 500) -> list[int]:
         """Tickets with an SLA target that passed before ``now``, locked for this transaction.

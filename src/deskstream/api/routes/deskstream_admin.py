@@ -16,7 +16,6 @@ from deskstream.api.responses import json_response
 from deskstream.clock import SimClock
 from deskstream.domain.timefmt import iso
 from deskstream.exceptions import BadRequest, Unprocessable
-from deskstream.store.writer import Writer
 
 router = APIRouter(prefix="/_deskstream", tags=["deskstream"])
 
@@ -43,13 +42,13 @@ def move_clock(request: Request, desk: DeskDep, _: Admin, body: Any = Body(...))
     name, value = next(iter(body.items()))
     if isinstance(value, bool) or not isinstance(value, int):
         raise Unprocessable.field(name, f"{name.capitalize()}: must be a whole number of seconds")
-    with desk.store.write() as conn:
-        now = clock.now()
-        target = now + value if name == "advance" else value
-        if target < now:
+
+    def target(now: int) -> int:
+        moved: int = now + value if name == "advance" else value
+        if moved < now:
             raise Unprocessable.field(name, f"{name.capitalize()}: the clock only moves forward (now is {now})")
-        if target - now > MAX_MOVE:
+        if moved - now > MAX_MOVE:
             raise Unprocessable.field(name, f"{name.capitalize()}: at most {MAX_MOVE} seconds at a time")
-        desk.sla.run_due(Writer(conn), target)
-        clock.move(conn, target)
-    return _clock_body(request, target, clock.kind)
+        return moved
+
+    return _clock_body(request, desk.sla.move_clock(clock, target), clock.kind)

@@ -1,5 +1,7 @@
 """A :class:`~deskstream.store.writer.Writer` that batches: the generator's way to write fast through the services.
 
+It is a store: the generator hands it to the services in place of the live writer, behind the same interface.
+
 The services do exactly what they do for the API (same rules, same audits, same JSON); only the storage is batched:
 
 - current tickets and people live in memory between flushes, so a ticket's next change does not read the database;
@@ -24,11 +26,18 @@ import orjson
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from deskstream.domain.audits import Audit
-from deskstream.domain.tickets import Person
 from deskstream.store import schema
-from deskstream.store.engine import Store, allocate_ids
-from deskstream.store.writer import Writer, audit_rows, dumps, metric_event_rows, ticket_row, version_row
+from deskstream.store.engine import Store
+from deskstream.store.records import AuditRecord, StoredRecord, StoredTicket, TicketVersion
+from deskstream.store.writer import (
+    Writer,
+    allocate_ids,
+    audit_rows,
+    dumps,
+    metric_event_rows,
+    ticket_row,
+    version_row,
+)
 
 #: Ids reserved per trip to ``id_sequences``; unused ones at the end are a gap, as Zendesk's ids have gaps.
 ID_BLOCK = 10_000
@@ -52,7 +61,7 @@ class BatchWriter(Writer):
         self.flush_every = flush_every
         self._tx = ExitStack()
         self._ids: dict[str, list[int]] = {}
-        self._tickets: dict[int, tuple[dict[str, Any], int, int | None]] = {}
+        self._tickets: dict[int, StoredTicket] = {}
         self._current_rows: dict[int, dict[str, Any]] = {}
         self._ticket_upsert = _upsert(store.dialect, schema.tickets, "id")
         self._sla_upsert = _upsert(store.dialect, schema.sla_states, "ticket_id")
@@ -63,7 +72,7 @@ class BatchWriter(Writer):
         self._metric_rows: dict[int, dict[str, Any]] = {}
         self._policies: list[dict[str, Any]] | None = None
         self._rows: dict[str, list[dict[str, Any]]] = {}
-        self._records: dict[tuple[str, int], tuple[dict[str, Any], int | None]] = {}
+        self._records: dict[tuple[str, int], StoredRecord] = {}
         self._pending = 0
         #: What was written: tickets, versions, audits, child_events, comments, metric_events, system_updates.
         self.counts: Counter[str] = Counter()
@@ -80,6 +89,16 @@ class BatchWriter(Writer):
     def _begin(self) -> Any:
         self.conn = self._tx.enter_context(self.store.write())
         return self.conn
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, _tb: object) -> None:
+        """Commit what is buffered, or, if the block raised, drop it (see :meth:`abort`)."""
+        if error is None:
+            self.close()
+        else:
+            self.abort()
 
     def flush(self, reopen: bool = True) -> None:
         """Write everything buffered and commit; then open the next transaction unless told not to."""
@@ -172,32 +191,32 @@ class BatchWriter(Writer):
         return first
 
     # tickets ----------------------------------------------------------------------------------------------------
-    def load_ticket(self, ticket_id: int) -> tuple[dict[str, Any], int, int | None] | None:
-        """The cached ticket itself (the services change it in place and save it), else the stored one."""
+    def load_ticket(self, ticket_id: int) -> StoredTicket | None:
+        """The cached ticket itself (the services change its item in place and save it), else the stored one."""
         cached = self._tickets.get(ticket_id)
         if cached is not None:
             return cached
         return super().load_ticket(ticket_id)
 
-    def save_ticket(
-        self, ticket: dict[str, Any], version: int, audit_id: int | None, deleted_at: int | None = None
-    ) -> None:
-        row = ticket_row(ticket, version, ticket["_created_ts"], deleted_at)
-        ticket_id = ticket["id"]
-        self._tickets[ticket_id] = (ticket, version, deleted_at)
+    def save_ticket(self, version: TicketVersion) -> None:
+        row = ticket_row(version)
+        ticket_id = version.item["id"]
+        self._tickets[ticket_id] = StoredTicket(
+            version.item, version.version, version.created_at, version.updated_at, version.deleted_at
+        )
         self._current_rows[ticket_id] = row
-        if version == 1:
+        if version.version == 1:
             self.counts["tickets"] += 1
         self.counts["versions"] += 1
-        if audit_id is None:
+        if version.audit_id is None:
             self.counts["system_updates"] += 1
-        self._buffer("ticket_versions", version_row(ticket, version, audit_id, row["json"]))
+        self._buffer("ticket_versions", version_row(version, row["json"]))
 
-    def add_audit(self, audit: Audit) -> None:
+    def add_audit(self, audit: AuditRecord) -> None:
         event, comment = audit_rows(audit)
         self._buffer("ticket_events", event)
         self.counts["audits"] += 1
-        self.counts["child_events"] += len(audit.child_ids) - (comment is not None)
+        self.counts["child_events"] += audit.child_events
         if comment is not None:
             self._buffer("comments", comment)
             self.counts["comments"] += 1
@@ -215,14 +234,7 @@ class BatchWriter(Writer):
         return super().ticket_ids_referring_to(user_id, organization_id)
 
     # people -----------------------------------------------------------------------------------------------------
-    def load_person(self, user_id: int) -> Person | None:
-        found = self.load_record("users", user_id)
-        if found is None or found[1] is not None:
-            return None
-        user = found[0]
-        return Person(user["id"], user["name"], user["email"], user["organization_id"])
-
-    def load_record(self, table: str, record_id: int) -> tuple[dict[str, Any], int | None] | None:
+    def load_record(self, table: str, record_id: int) -> StoredRecord | None:
         key = (table, record_id)
         found = self._records.get(key)
         if found is None:
@@ -235,13 +247,13 @@ class BatchWriter(Writer):
         if table == "sla_policies":
             self._policies = None
         self._buffer(table, {**values, "json": dumps(record)})
-        self._records[(table, record["id"])] = (record, values.get("deleted_at"))
+        self._records[(table, record["id"])] = StoredRecord(record, values.get("deleted_at"))
         self.counts[table] += 1
 
     def update_record(self, table: str, record_id: int, values: dict[str, Any], record: dict[str, Any]) -> None:
         self.flush()
         super().update_record(table, record_id, values, record)
-        self._records[(table, record_id)] = (record, values.get("deleted_at"))
+        self._records[(table, record_id)] = StoredRecord(record, values.get("deleted_at"))
         self._policies = None
 
     # SLA engine -------------------------------------------------------------------------------------------------
