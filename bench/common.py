@@ -63,7 +63,7 @@ def serve(db: str) -> Iterator[str]:
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a bound for a busy machine
         while True:
             try:
                 httpx.get(f"{base}/openapi.json", timeout=1)
