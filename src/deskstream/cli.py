@@ -1,90 +1,120 @@
-"""The ``deskstream`` command (spec/README.md § Interfaces). Library errors become clean exits here, never tracebacks.
+"""The ``deskstream`` command (spec/README.md § Interfaces).
 
-Exit codes: 0 success; 1 a check failed; 2 bad usage; 3 upstream refused (auth).
+A user of the command must never see a traceback. So commands only raise, and one place, the root group
+(:class:`_Edge`), turns whatever escapes them into one line on stderr and the spec's exit code: 0 success; 1 a check
+failed; 2 bad usage (bad options, a database URL that cannot be parsed, opened or reached, a rule of the help desk);
+3 upstream refused (auth). Every option also reads ``DESKSTREAM_<OPTION>``, and ``serve``'s options are built from
+:data:`deskstream.settings.SETTINGS`, so the command cannot drift from the settings it fills.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
 from deskstream import demo
 from deskstream.clock import RealClock
-from deskstream.domain.people import UserInput
+from deskstream.domain.people import ROLES, Role, UserInput
 from deskstream.exceptions import DeskstreamError
 from deskstream.service import Desk
-from deskstream.settings import SETTINGS, Settings, default_db_url
+from deskstream.settings import ENV_PREFIX, SETTINGS, Setting, Settings
 from deskstream.store import Store
+from deskstream.store.errors import StoreError
 
 console = Console(stderr=True, soft_wrap=True)
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """One click option per row of :data:`deskstream.settings.SETTINGS`, each also read from ``DESKSTREAM_<NAME>``."""
+#: Each command reads ``DESKSTREAM_<OPTION>`` (click would otherwise add the command's name to the prefix).
+_ENV: dict[str, Any] = {"auto_envvar_prefix": ENV_PREFIX.rstrip("_")}
+
+#: How PostgreSQL (libpq) words a refused login; it gives no SQLSTATE for failures while connecting.
+_AUTH_REFUSED = re.compile(r'authentication failed|pg_hba\.conf|role ".*" does not exist')
+
+
+def _usage(exc: click.UsageError) -> str:
+    return exc.format_message() + (f" (see '{exc.ctx.command_path} --help')" if exc.ctx else "")
+
+
+def _invalid_options(exc: ValidationError) -> str:
+    """Pydantic's complaint about the settings or a user's fields, each named as the option that gave it."""
+    problems = []
+    for error in exc.errors():
+        option = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "an option"
+        problems.append(f"Invalid value for '{option}': {error['msg']} (got {error['input']!r})")
+    return "; ".join(problems)
+
+
+def _domain(exc: DeskstreamError) -> str:
+    reasons = [str(item.get("description", item)) for items in (exc.details or {}).values() for item in items]
+    return ": ".join([exc.description or exc.error, *(["; ".join(reasons)] if reasons else [])])
+
+
+def _database(exc: StoreError) -> tuple[str, int]:
+    """The store has translated SQLAlchemy's and its driver's errors (a bad URL, no driver, no server) into its own."""
+    return f"database: {exc}", 3 if _AUTH_REFUSED.search(str(exc)) else 2
+
+
+class _Edge(click.Group):
+    """The root group: every failure below it leaves as one line on stderr and an exit code, never a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as exc:
+            message, code = _usage(exc), exc.exit_code
+        except click.ClickException as exc:
+            message, code = exc.format_message(), exc.exit_code
+        except click.Abort:
+            message, code = "interrupted", 130
+        except ValidationError as exc:
+            message, code = _invalid_options(exc), 2
+        except DeskstreamError as exc:
+            message, code = _domain(exc), 2
+        except StoreError as exc:
+            message, code = _database(exc)
+        click.echo(f"{click.style('error:', fg='red')} {' '.join(message.split())}", err=True)
+        raise SystemExit(code)
+
+
+def _option(setting: Setting) -> Callable[[F], F]:
+    """The option that fills one setting; click passes text and :class:`Settings` validates it (one set of rules)."""
+    if setting.is_flag:
+        return click.option(setting.flag, is_flag=True, help=setting.help, show_envvar=True)
+    return click.option(
+        setting.flag, type=str, default=setting.default, metavar=setting.name.upper(), help=setting.help,
+        show_default=True, show_envvar=True,
+    )  # fmt: skip
+
+
+def _settings_options(command: F) -> F:
     for setting in reversed(SETTINGS):
-        flag = "--" + setting.name.replace("_", "-")
-        envvar = f"DESKSTREAM_{setting.name.upper()}"
-        if setting.name == "db":
-            command = click.option(flag, envvar=envvar, default=None, help=setting.help, show_default=DEFAULT_HINT)(
-                command
-            )
-        elif isinstance(setting.default, bool):
-            command = click.option(flag, envvar=envvar, is_flag=True, default=setting.default, help=setting.help)(
-                command
-            )
-        elif setting.name == "clock":
-            command = click.option(
-                flag, envvar=envvar, type=click.Choice(["real", "sim"]), default="real", help=setting.help,
-                show_default=True,
-            )(command)
-        else:
-            command = click.option(
-                flag, envvar=envvar, type=type(setting.default), default=setting.default, help=setting.help,
-                show_default=True,
-            )(command)
+        command = _option(setting)(command)
     return command
 
 
-DEFAULT_HINT = "$DESKSTREAM_DB or sqlite:///deskstream.db"
+_db_option = _option(next(setting for setting in SETTINGS if setting.name == "db"))
 
 
-def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise SystemExit(code)
-
-
-@click.group()
+@click.group(cls=_Edge, no_args_is_help=False)
 @click.version_option(package_name="deskstream")
 def cli() -> None:
     """deskstream: a Zendesk-compatible help desk with wire-compatible Incremental Exports."""
 
 
-@cli.command()
+@cli.command(context_settings=_ENV)
 @_settings_options
 def serve(**options: Any) -> None:
     """Serve the Zendesk-compatible API (and, with --demo, a demo account and history)."""
-    try:
-        settings = Settings(
-            db=options["db"] or default_db_url(),
-            host=options["host"],
-            port=options["port"],
-            workers=options["workers"],
-            demo=options["demo"],
-            rate_limit=Settings.parse_rate_limit(options["rate_limit"]),
-            clock=options["clock"],
-            faults=options["faults"],
-            change_sequence=options["change_sequence"],
-            max_body_bytes=options["max_body_bytes"],
-        )
-    except ValueError as exc:
-        _fail(str(exc))
-        return
+    settings = Settings(**options)
     store = Store(settings.db)
     store.migrate()
     if settings.demo and not demo.is_seeded(store):
@@ -123,72 +153,59 @@ def serve(**options: Any) -> None:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 
 
-@cli.command()
-@click.option("--db", envvar="DESKSTREAM_DB", default=None, help="Database URL.", show_default=DEFAULT_HINT)
+@cli.command(context_settings=_ENV)
+@_db_option
 @click.option("--tickets", type=click.IntRange(1), default=5000, show_default=True, help="How many tickets.")
 @click.option("--days", type=click.IntRange(1), default=90, show_default=True, help="Days of history, ending now.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same history.")
-def generate(db: str | None, tickets: int, days: int, seed: int) -> None:
+def generate(db: str, tickets: int, days: int, seed: int) -> None:
     """Generate a realistic history (tickets' lifecycles, SLA breaches, storms, deletes, system updates)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from deskstream.generate.report import generate_with_progress, summary_table
 
-    try:
-        store = Store(db or default_db_url())
-        store.migrate()
-        console.print(summary_table(generate_with_progress(console, store, tickets, days, seed)))
-    except (DeskstreamError, SQLAlchemyError) as exc:
-        _fail(f"cannot generate into {db or default_db_url()}: {exc}")
+    store = Store(db)
+    store.migrate()
+    console.print(summary_table(generate_with_progress(console, store, tickets, days, seed)))
 
 
-def _desk(db: str | None) -> Desk:
-    store = Store(db or default_db_url())
+def _desk(db: str) -> Desk:
+    store = Store(db)
     store.migrate()
     return Desk(store, RealClock())
 
 
-@cli.group()
+@cli.group(no_args_is_help=False)
 def users() -> None:
     """Manage users."""
 
 
-@users.command("create")
+@users.command("create", context_settings=_ENV)
 @click.option("--email", required=True)
-@click.option("--role", type=click.Choice(["admin", "agent", "end-user"]), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--password", default=None, help="Omit for a user who signs in with API tokens only.")
 @click.option("--name", default=None)
-@click.option("--db", envvar="DESKSTREAM_DB", default=None, help="Database URL.", show_default=DEFAULT_HINT)
-def users_create(email: str, role: str, password: str | None, name: str | None, db: str | None) -> None:
+@_db_option
+def users_create(email: str, role: Role, password: str | None, name: str | None, db: str) -> None:
     """Create a user."""
-    try:
-        user = _desk(db).people.create_user(UserInput(email=email, role=role, password=password, name=name))
-    except DeskstreamError as exc:
-        _fail(str(exc.body()))
-        return
+    given = UserInput(email=email, role=role, password=password, name=name)  # checked before the database is opened
+    user = _desk(db).people.create_user(given)
     click.echo(f"created {user['role']} {user['email']} (id {user['id']})")
 
 
-@cli.group()
+@cli.group(no_args_is_help=False)
 def tokens() -> None:
     """Manage API tokens."""
 
 
-@tokens.command("create")
+@tokens.command("create", context_settings=_ENV)
 @click.option("--email", required=True)
-@click.option("--db", envvar="DESKSTREAM_DB", default=None, help="Database URL.", show_default=DEFAULT_HINT)
-def tokens_create(email: str, db: str | None) -> None:
+@_db_option
+def tokens_create(email: str, db: str) -> None:
     """Print a new API token for a user, once. Use it as `EMAIL/token:TOKEN` (basic) or `Bearer TOKEN`."""
-    try:
-        token = _desk(db).auth.create_token(email)
-    except DeskstreamError as exc:
-        _fail(exc.description or str(exc.body()))
-        return
-    click.echo(token)
+    click.echo(_desk(db).auth.create_token(email))
 
 
 def main() -> None:
-    cli(auto_envvar_prefix="DESKSTREAM")
+    cli()
 
 
 if __name__ == "__main__":
