@@ -27,6 +27,7 @@ from deskstream.exceptions import DeskstreamError
 from deskstream.service import Desk
 from deskstream.settings import ENV_PREFIX, SETTINGS, Setting, Settings
 from deskstream.store import Store
+from deskstream.store.engine import masked
 from deskstream.store.errors import StoreError
 
 console = Console(stderr=True, soft_wrap=True)
@@ -125,7 +126,7 @@ def serve(**options: Any) -> None:
         console.print(f"Demo history: {made} tickets in {time.monotonic() - started:.1f}s")
     store.dispose()
     base = f"http://{settings.host}:{settings.port}"
-    console.print(f"deskstream serving {settings.db} at [bold]{base}[/bold]")
+    console.print(f"deskstream serving {masked(settings.db)} at [bold]{base}[/bold]")
     if settings.demo:
         console.print(
             f"  admin {demo.ADMIN_EMAIL} / {demo.PASSWORD} (API token {demo.ADMIN_TOKEN}); "

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from deskstream.store import migrations
 from deskstream.store.errors import DuplicateRecord, StoreError, StoreUnavailable
+from deskstream.store.scans import Scans
 from deskstream.store.writer import Writer
 
 _WRITE = "deskstream_write"
@@ -55,6 +56,14 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def masked(url: str) -> str:
+    """The URL as it may be shown: its password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
 @contextmanager
 def _translated() -> Iterator[None]:
     """SQLAlchemy's and the drivers' exceptions as the store's own (:mod:`deskstream.store.errors`)."""
@@ -81,9 +90,9 @@ class Store:
             else:
                 self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as error:
-            raise StoreUnavailable(f"not a database URL deskstream can open: {url} ({error})") from error
+            raise StoreUnavailable(f"not a database URL deskstream can open: {masked(url)} ({error})") from error
         except OSError as error:
-            raise StoreUnavailable(f"cannot open {url}: {error}") from error
+            raise StoreUnavailable(f"cannot open {masked(url)}: {error}") from error
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
 
     def migrate(self) -> list[int]:
@@ -114,6 +123,12 @@ class Store:
         """A read transaction, through the :class:`Writer`'s reads (one snapshot for all of them)."""
         with self.read() as conn:
             yield Writer(conn)
+
+    @contextmanager
+    def scanning(self) -> Iterator[Scans]:
+        """A read transaction for an export page and its sideloads (one snapshot for all of them)."""
+        with self.read() as conn:
+            yield Scans(conn)
 
     def kv_get(self, key: str) -> str | None:
         with self.reading() as r:
