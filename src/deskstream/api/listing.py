@@ -2,22 +2,22 @@
 
 With ``page[size]``: cursor pagination (``meta: {has_more, after_cursor, before_cursor}``, ``links: {next, prev}``),
 at most 100 a page. Without it: offset pagination (``next_page``, ``previous_page``, ``count``), ``per_page`` ≤ 100.
-Items come from stored JSON, concatenated without decoding.
+Items come from stored JSON, concatenated without decoding. Framing, cursors and links are the exports' own
+(:mod:`deskstream.export.framing`, :mod:`deskstream.export.cursor`, :func:`deskstream.api.responses.link`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, Connection, Table, func, select, true
 from starlette.requests import Request
 
-from deskstream.api.responses import base_url
+from deskstream.api.responses import link
 from deskstream.exceptions import BadRequest
+from deskstream.export.cursor import decode_id_cursor, encode_id_cursor
+from deskstream.export.framing import frame
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -33,30 +33,8 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-def _encode(record_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{record_id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = text.partition(":")
-        if prefix != "id":
-            raise ValueError(cursor)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("page[after] is not a valid cursor", error="InvalidPaginationParameter") from None
-
-
-def _link(request: Request, **params: Any) -> str:
-    query = dict(request.query_params)
-    for name, value in params.items():
-        query[name] = str(value)
-    return f"{base_url(request)}{request.url.path}?" + "&".join(f"{k}={v}" for k, v in query.items())
-
-
-#: Turns a page's items into the items to serve and extra top-level keys (sideloads); values may be orjson Fragments.
-Decorate = Callable[[list[bytes]], tuple[list[bytes], dict[str, Any]]]
+#: Turns a page's items into the items to serve and the sideload arrays to append (serialized records by name).
+Decorate = Callable[[list[bytes]], tuple[list[bytes], Mapping[str, Sequence[bytes]]]]
 
 
 def list_page(
@@ -75,8 +53,8 @@ def list_page(
     def framed(items: list[bytes], meta: dict[str, Any]) -> bytes:
         if decorate is None:
             return frame(key, items, meta)
-        items, extra = decorate(items)
-        return frame(key, items, {**meta, **extra})
+        items, arrays = decorate(items)
+        return frame(key, items, meta, arrays)
 
     condition = where if where is not None else true()
     body_column = table.c[column]
@@ -85,7 +63,7 @@ def list_page(
         after = request.query_params.get("page[after]")
         query = select(table.c.id, body_column).where(condition)
         if after:
-            query = query.where(table.c.id > _decode(after))
+            query = query.where(table.c.id > decode_id_cursor(after))
         rows = conn.execute(query.order_by(table.c.id).limit(size + 1)).all()
         has_more = len(rows) > size
         rows = rows[:size]
@@ -108,7 +86,7 @@ def list_items(request: Request, key: str, items: list[bytes]) -> bytes:
     if "page[size]" in request.query_params:
         size = _int_param(request, "page[size]", 100, 1, 100)
         after = request.query_params.get("page[after]")
-        start = _decode(after) if after else 0
+        start = decode_id_cursor(after) if after else 0
         rows = items[start : start + size]
         first, last = (start + 1, start + len(rows)) if rows else (None, None)
         return frame(key, rows, _cursor_meta(request, start + size < len(items), first, last))
@@ -120,27 +98,22 @@ def list_items(request: Request, key: str, items: list[bytes]) -> bytes:
 
 def _cursor_meta(request: Request, has_more: bool, first: int | None, last: int | None) -> dict[str, Any]:
     """Zendesk's cursor-pagination tail, from the first and last id (or position) on the page."""
-    after_cursor = _encode(last) if last is not None else None
-    before_cursor = _encode(first) if first is not None else None
+    after_cursor = encode_id_cursor(last) if last is not None else None
+    before_cursor = encode_id_cursor(first) if first is not None else None
     return {
         "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
         "links": {
-            "next": _link(request, **{"page[after]": after_cursor}) if has_more else None,
-            "prev": _link(request, **{"page[before]": before_cursor}) if before_cursor else None,
+            "next": link(request, {"page[after]": after_cursor}) if has_more and after_cursor else None,
+            "prev": link(request, {"page[before]": before_cursor}) if before_cursor else None,
         },
     }
 
 
 def _offset_meta(request: Request, page: int, per_page: int, total: int) -> dict[str, Any]:
     """Zendesk's offset-pagination tail."""
+    pages = {"per_page": str(per_page)}
     return {
-        "next_page": _link(request, page=page + 1, per_page=per_page) if page * per_page < total else None,
-        "previous_page": _link(request, page=page - 1, per_page=per_page) if page > 1 else None,
+        "next_page": link(request, {"page": str(page + 1), **pages}) if page * per_page < total else None,
+        "previous_page": link(request, {"page": str(page - 1), **pages}) if page > 1 else None,
         "count": total,
     }
-
-
-def frame(key: str, items: list[bytes], meta: dict[str, Any]) -> bytes:
-    """``{"<key>":[item,item,...],<meta>}`` from already-serialized items."""
-    tail = orjson.dumps(meta)
-    return b'{"' + key.encode() + b'":[' + b",".join(items) + b"]," + tail[1:]

@@ -1,14 +1,22 @@
-"""Writing answers: orjson bytes, with the stored ``url`` placeholder replaced by the request's own base URL."""
+"""Writing answers: orjson bytes, with the stored ``url`` placeholder replaced by the request's own base URL.
+
+Bodies are framed by :mod:`deskstream.export.framing` (lists, single items, exports) and links built by its
+:func:`~deskstream.export.framing.link`; this module supplies what only the request knows (scheme, Host, path and
+query parameters).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deskstream.store.schema import URL_BASE
+from deskstream.base_url import URL_BASE
+from deskstream.export import framing
 
 _URL_BASE = URL_BASE.encode()
 JSON = "application/json; charset=utf-8"
@@ -18,6 +26,13 @@ def base_url(request: Request) -> str:
     """``scheme://host[:port]`` as the client addressed us (Host header), so links work through any proxy name."""
     host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
     return f"{request.url.scheme}://{host}"
+
+
+def link(request: Request, updates: Mapping[str, str], drop: Sequence[str] = ()) -> str:
+    """This request's URL (scheme and Host as the client sent them) with ``updates`` set and ``drop`` removed;
+    every other parameter kept and encoded so that it reads back exactly as the client sent it."""
+    location = base_url(request) + quote(request.url.path, safe="/")
+    return framing.link(location, request.query_params.multi_items(), updates, drop)
 
 
 def with_base(body: bytes, request: Request) -> bytes:
@@ -34,3 +49,9 @@ def json_response(request: Request, payload: Any, status: int = 200, headers: di
 def raw_response(request: Request, body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """An answer already serialized (export pages concatenate stored JSON into it)."""
     return Response(with_base(body, request), status_code=status, media_type=JSON, headers=headers)
+
+
+def item_response(request: Request, key: str, item: bytes,
+                  sideloads: Mapping[str, Sequence[bytes]] | None = None) -> Response:
+    """One stored record as Zendesk answers a single item, ``{"<key>": record, <sideload arrays>}``."""
+    return raw_response(request, framing.frame_item(key, item, sideloads))

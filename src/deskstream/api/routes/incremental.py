@@ -8,15 +8,12 @@ parameter of the request (``per_page``, ``include``, ``exclude_deleted``) as Zen
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from urllib.parse import quote, urlencode
-
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Connection
 
 from deskstream.api.deps import Admin, DeskDep
 from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
-from deskstream.api.responses import base_url, raw_response
+from deskstream.api.responses import link, raw_response
 from deskstream.exceptions import NotFound, TooRecent
 from deskstream.export import sideloads
 from deskstream.export.cursor import Position, decode_cursor, encode_cursor
@@ -39,18 +36,6 @@ SAMPLE_SIZE = 50
 #: ``ticket_metric_events`` with ``page[size]``: Zendesk's list cursor pagination, at most this many a page.
 MAX_PAGE_SIZE = 100
 EMPTY = Page([], None, None, True)
-
-
-def link(request: Request, updates: Mapping[str, str], drop: Sequence[str] = ()) -> str:
-    """This request's URL (scheme and Host as the client sent them) with ``updates`` set and ``drop`` removed."""
-    pairs: list[tuple[str, str]] = []
-    for name, value in request.query_params.multi_items():
-        if name not in drop and name not in updates:
-            pairs.append((name, value))
-        elif name in updates and name not in drop and all(name != seen for seen, _ in pairs):
-            pairs.append((name, updates[name]))
-    pairs += [(name, value) for name, value in updates.items() if all(name != seen for seen, _ in pairs)]
-    return f"{base_url(request)}{request.url.path}?{urlencode(pairs, quote_via=quote, safe='[],')}"
 
 
 def _split_ties(request: Request) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import true
 
 from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep, RecordId, actor_for
 from deskstream.api.listing import list_page
-from deskstream.api.responses import json_response, raw_response
+from deskstream.api.responses import item_response, json_response, raw_response
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
 from deskstream.exceptions import Forbidden, NotFound
 from deskstream.store import reader, schema
@@ -34,7 +34,7 @@ def _show(request: Request, desk: DeskDep, table: str, key: str, record_id: int)
         row = reader.record(conn, table, record_id)
     if row is None or row.deleted_at is not None:
         raise NotFound()
-    return raw_response(request, b'{"' + key.encode() + b'":' + bytes(row.json) + b"}")
+    return item_response(request, key, bytes(row.json))
 
 
 def _list_route(table: str) -> None:

@@ -7,15 +7,13 @@ Zendesk; deleted tickets have no metrics (404), as Zendesk's API returns none fo
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
 from deskstream.api.deps import Agent, DeskDep, RecordId
 from deskstream.api.listing import Decorate, list_page
-from deskstream.api.responses import raw_response
+from deskstream.api.responses import item_response, raw_response
 from deskstream.api.routes.tickets import _visible_ticket
 from deskstream.export import sideloads
 from deskstream.service import Desk
@@ -29,7 +27,7 @@ def _one(request: Request, desk: Desk, principal: Principal, ticket_id: int) -> 
     ticket = orjson.loads(_visible_ticket(desk, principal, ticket_id))
     with desk.store.read() as conn:
         (metric_set,) = sideloads.metric_sets(conn, [ticket])
-    return raw_response(request, b'{"ticket_metric":' + metric_set + b"}")
+    return item_response(request, "ticket_metric", metric_set)
 
 
 @router.get("/tickets/{ticket_id}/metrics")
@@ -55,7 +53,7 @@ def list_ticket_metrics(request: Request, desk: DeskDep, _: Agent) -> Response:
 
 def _metric_sets(conn: Connection) -> Decorate:
     """A page of tickets becomes the page of their metric sets (one query for the page)."""
-    def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, Any]]:
+    def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, list[bytes]]]:
         return sideloads.metric_sets(conn, [orjson.loads(item) for item in items]), {}
 
     return decorate

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, true
 
 from deskstream.api.deps import AnyUser, DeskDep, RecordId, actor_for
 from deskstream.api.listing import Decorate, list_page
-from deskstream.api.responses import json_response, raw_response
+from deskstream.api.responses import item_response, json_response, raw_response
+from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import TicketInput
 from deskstream.domain.timefmt import iso
 from deskstream.exceptions import BadRequest, Forbidden, NotFound
@@ -20,7 +20,6 @@ from deskstream.export import sideloads
 from deskstream.export.params import parse_includes
 from deskstream.service.auth import Principal
 from deskstream.store import reader, schema
-from deskstream.store.schema import URL_BASE
 
 router = APIRouter(prefix="/api/v2", tags=["tickets"])
 
@@ -51,18 +50,13 @@ def _includes(request: Request, principal: Principal) -> frozenset[str]:
     return parse_includes(request.query_params.get("include")) & set(sideloads.TICKET_API)
 
 
-def sideloaded(loaded: sideloads.Sideloaded) -> dict[str, Any]:
-    """Top-level sideload arrays as orjson fragments, to sit beside already-serialized items."""
-    return {name: [orjson.Fragment(r) for r in records] for name, records in loaded.arrays.items()}
-
-
 def _decorate(conn: Connection, includes: frozenset[str], now: int) -> Decorate | None:
     if not includes:
         return None
 
-    def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, Any]]:
+    def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, list[bytes]]]:
         loaded = sideloads.for_ticket_api(conn, items, includes, now)
-        return loaded.items, sideloaded(loaded)
+        return loaded.items, loaded.arrays
 
     return decorate
 
@@ -87,10 +81,10 @@ def list_tickets(request: Request, desk: DeskDep, principal: AnyUser) -> Respons
 def show_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     body, includes = _visible_ticket(desk, principal, ticket_id), _includes(request, principal)
     if not includes:
-        return raw_response(request, b'{"ticket":' + body + b"}")
+        return item_response(request, "ticket", body)
     with desk.store.read() as conn:
         loaded = sideloads.for_ticket_api(conn, [body], includes, desk.clock.now())
-    return raw_response(request, orjson.dumps({"ticket": orjson.Fragment(loaded.items[0]), **sideloaded(loaded)}))
+    return item_response(request, "ticket", loaded.items[0], loaded.arrays)
 
 
 @router.put("/tickets/update_many")
@@ -143,7 +137,7 @@ def show_job_status(job_id: str, request: Request, desk: DeskDep, principal: Any
         body = reader.job_status(conn, job_id)
     if body is None:
         raise NotFound()
-    return raw_response(request, b'{"job_status":' + bytes(body) + b"}")
+    return item_response(request, "job_status", bytes(body))
 
 
 @router.put("/tickets/{ticket_id}")
