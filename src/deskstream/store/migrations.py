@@ -2,6 +2,11 @@
 
 One mechanism for SQLite and PostgreSQL: each migration is a function of a connection inside the migration's
 transaction. Add a migration by appending to :data:`MIGRATIONS`; never edit one that has shipped.
+
+Each migration carries its own DDL, frozen as it shipped: its tables are built on a private ``MetaData`` with
+explicit definitions, never from :mod:`deskstream.store.schema`'s live tables, so editing ``schema.py`` cannot
+rewrite history. A schema change is a new migration *and* the same change in ``schema.py``;
+tests/store/test_migrations.py holds that a database built by the migrations alone equals ``schema.metadata``.
 """
 
 from __future__ import annotations
@@ -9,11 +14,34 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, inspect, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from deskstream.store import schema
+
+#: The key of the PostgreSQL advisory lock that serializes :func:`migrate` between processes (any constant
+#: bigint; this one is "deskstrm" in ASCII). SQLite needs none: the write transaction is ``BEGIN IMMEDIATE``.
+_PG_MIGRATION_LOCK = 0x6465736B7374726D
 
 
 @dataclass(frozen=True)
@@ -24,20 +52,189 @@ class Migration:
 
 
 def _base_tables(conn: Connection) -> None:
-    schema.metadata.create_all(conn, tables=list(schema.BASE_TABLES))
+    """Version 1: the base tables, as they shipped."""
+    m = MetaData()
+    Table(
+        "schema_migrations",
+        m,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(200), nullable=False),
+        Column("applied_at", BigInteger, nullable=False),
+    )
+    Table(
+        "id_sequences",
+        m,
+        Column("name", String(64), primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
+    Table(
+        "kv",
+        m,
+        Column("key", String(128), primary_key=True),
+        Column("value", Text, nullable=False),
+    )
+    Table(
+        "users",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("email", String(320), nullable=True, unique=True),
+        Column("role", String(16), nullable=False),
+        Column("password_hash", String(200), nullable=True),
+        Column("organization_id", BigInteger, nullable=True),
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+        Column("deleted_at", BigInteger, nullable=True),
+        Column("json", LargeBinary, nullable=False),
+        Index("ix_users_export", "updated_at", "id"),
+        Index("ix_users_organization", "organization_id"),
+    )
+    Table(
+        "api_tokens",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("user_id", BigInteger, nullable=False),
+        Column("lookup", String(16), nullable=False),
+        Column("token_hash", String(200), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Index("ix_api_tokens_lookup", "lookup"),
+    )
+    Table(
+        "organizations",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("name", String(255), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+        Column("deleted_at", BigInteger, nullable=True),
+        Column("json", LargeBinary, nullable=False),
+        Index("ix_organizations_export", "updated_at", "id"),
+        Index("ix_organizations_name", "name"),
+    )
+    Table(
+        "groups",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("name", String(255), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+        Column("deleted_at", BigInteger, nullable=True),
+        Column("json", LargeBinary, nullable=False),
+    )
+    Table(
+        "tickets",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("status", String(16), nullable=False),
+        Column("priority", String(16), nullable=True),
+        Column("requester_id", BigInteger, nullable=True),
+        Column("assignee_id", BigInteger, nullable=True),
+        Column("organization_id", BigInteger, nullable=True),
+        Column("group_id", BigInteger, nullable=True),
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+        Column("generated_timestamp", BigInteger, nullable=False),
+        Column("deleted_at", BigInteger, nullable=True),
+        Column("version", Integer, nullable=False),
+        Column("json", LargeBinary, nullable=False),
+        Index("ix_tickets_export", "generated_timestamp", "id"),
+        Index("ix_tickets_requester", "requester_id"),
+        Index("ix_tickets_assignee", "assignee_id"),
+        Index("ix_tickets_organization", "organization_id"),
+    )
+    Table(
+        "ticket_versions",
+        m,
+        Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("generated_timestamp", BigInteger, nullable=False),
+        Column("audit_id", BigInteger, nullable=True),
+        Column("json", LargeBinary, nullable=False),
+    )
+    Table(
+        "ticket_events",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("ticket_id", BigInteger, nullable=False),
+        Column("timestamp", BigInteger, nullable=False),
+        Column("json", LargeBinary, nullable=False),
+        Column("json_comments", LargeBinary, nullable=True),
+        Column("audit_json", LargeBinary, nullable=False),
+        Index("ix_ticket_events_export", "timestamp", "id"),
+        Index("ix_ticket_events_ticket", "ticket_id", "id"),
+    )
+    Table(
+        "comments",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("ticket_id", BigInteger, nullable=False),
+        Column("audit_id", BigInteger, nullable=False),
+        Column("author_id", BigInteger, nullable=False),
+        Column("public", Boolean, nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("json", LargeBinary, nullable=False),
+        Index("ix_comments_ticket", "ticket_id", "id"),
+    )
+    Table(
+        "ticket_metric_events",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("ticket_id", BigInteger, nullable=False),
+        Column("metric", String(32), nullable=False),
+        Column("instance_id", Integer, nullable=False),
+        Column("type", String(32), nullable=False),
+        Column("time", BigInteger, nullable=False),
+        Column("json", LargeBinary, nullable=False),
+        Index("ix_ticket_metric_events_export", "time", "id"),
+        Index("ix_ticket_metric_events_ticket", "ticket_id", "id"),
+    )
+    Table(
+        "sla_policies",
+        m,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("position", Integer, nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+        Column("deleted_at", BigInteger, nullable=True),
+        Column("json", LargeBinary, nullable=False),
+    )
+    Table(
+        "job_statuses",
+        m,
+        Column("id", String(64), primary_key=True),
+        Column("created_at", BigInteger, nullable=False),
+        Column("json", LargeBinary, nullable=False),
+    )
+    m.create_all(conn)
 
 
 def _rate_limit_counters(conn: Connection) -> None:
-    schema.rate_limit_counters.create(conn)
+    """Version 2: the rate-limit windows every server process on the database shares."""
+    m = MetaData()
+    Table(
+        "rate_limit_counters",
+        m,
+        Column("key", String(64), primary_key=True),
+        Column("window_start", BigInteger, nullable=False),
+        Column("count", Integer, nullable=False),
+    ).create(conn)
 
 
 def _sla_states(conn: Connection) -> None:
-    schema.sla_states.create(conn)
+    """Version 3: each ticket's running SLA metric instances and their next deadline."""
+    m = MetaData()
+    Table(
+        "sla_states",
+        m,
+        Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("next_deadline", BigInteger, nullable=True),
+        Column("json", LargeBinary, nullable=False),
+        Index("ix_sla_states_deadline", "next_deadline"),
+    ).create(conn)
 
 
 #: Zendesk's write-only ticket properties as served: the seed's empty placeholders (domain/tickets.py's blank
 #: ticket). Databases written before migration 4 held the requester's and collaborators' records there.
-_WRITE_ONLY_PLACEHOLDERS = {"requester": {}, "collaborators": [], "assignee_email": None}
+_WRITE_ONLY_PLACEHOLDERS: dict[str, Any] = {"requester": {}, "collaborators": [], "assignee_email": None}
 
 
 def _empty_write_only_properties(conn: Connection) -> None:
@@ -77,7 +274,13 @@ def applied_versions(conn: Connection) -> set[int]:
 
 
 def migrate(conn: Connection) -> list[int]:
-    """Apply every migration not yet recorded; returns the versions applied now."""
+    """Apply every migration not yet recorded; returns the versions applied now.
+
+    Safe from several processes at once: on SQLite the write transaction holds the write lock from its start;
+    on PostgreSQL a transaction-scoped advisory lock makes the others wait, then find the versions recorded.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
     done = applied_versions(conn)
     applied: list[int] = []
     for migration in MIGRATIONS:
@@ -91,7 +294,3 @@ def migrate(conn: Connection) -> list[int]:
         )
         applied.append(migration.version)
     return applied
-
-
-def current_version() -> int:
-    return MIGRATIONS[-1].version
