@@ -103,7 +103,8 @@ class Conflict(DeskstreamError):
 
 
 class PayloadTooLarge(DeskstreamError):
-    """Raised when a request body exceeds ``max_body_bytes``."""
+    """A request body over ``max_body_bytes``: rendered (not raised) by ``api.middleware.BodyLimit``, which runs
+    outside the app's exception handlers."""
 
     status = 413
     error = "RequestTooLarge"
@@ -119,7 +120,7 @@ class Unprocessable(DeskstreamError):
         super().__init__(description, details)
 
     @classmethod
-    def field(cls, name: str, message: str) -> "Unprocessable":
+    def field(cls, name: str, message: str) -> Unprocessable:
         """One invalid field, in Zendesk's ``details`` form."""
         return cls(details={name: [{"description": message, "error": "InvalidValue"}]})
 

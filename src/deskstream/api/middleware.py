@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deskstream.api.responses import JSON
+from deskstream.api.errors import render
+from deskstream.exceptions import PayloadTooLarge
 
 
 class JsonSuffix:
@@ -23,7 +23,10 @@ class JsonSuffix:
 
 
 class BodyLimit:
-    """Refuse bodies over ``max_bytes`` with Zendesk-shaped 413, before anything reads them whole."""
+    """Refuse bodies over ``max_bytes`` with :class:`PayloadTooLarge`'s 413, before anything reads them whole.
+
+    It wraps the app, outside its exception handlers, so it renders the error itself (``api.errors.render``)
+    rather than raising it."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -35,7 +38,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         refused = False
@@ -61,17 +64,8 @@ class BodyLimit:
 
         await self.app(scope, limited, tracking_send)
         if refused and not started:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            {"error": "RequestTooLarge", "description": f"Request bodies are limited to {self.max_bytes} bytes"}
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", JSON.encode()), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = PayloadTooLarge(f"Request bodies are limited to {self.max_bytes} bytes")
+        await render(refusal)(scope, receive, send)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deskstream.domain.timefmt import iso, parse_iso
-from deskstream.domain.validation import Id, parse_input
+from deskstream.domain.validation import Id
 from deskstream.domain.via import CHANNEL_IDS, via_object
 from deskstream.exceptions import Conflict, Unprocessable
 from deskstream.base_url import URL_BASE
@@ -113,11 +113,6 @@ class TicketInput(_Input):
     @classmethod
     def _tags_are_words(cls, tags: list[str] | None) -> list[str] | None:
         return None if tags is None else normalize_tags(tags)
-
-
-def parse_ticket_input(data: Any) -> TicketInput:
-    """Validate a ``ticket`` body; a wrong type or unknown enum value is Zendesk's 422 ``RecordInvalid``."""
-    return parse_input(TicketInput, data, "ticket")
 
 
 def normalize_tags(tags: list[str]) -> list[str]:
