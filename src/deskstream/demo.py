@@ -51,7 +51,8 @@ DEMO_SLA = {
     "description": "Demo targets by priority",
     "filter": {"all": [{"field": "current_tags", "operator": "includes", "value": "demo"}], "any": []},
     "policy_metrics": [
-        {"priority": priority, "metric": metric, "target": target * scale, "business_hours": metric == "agent_work_time"}
+        {"priority": priority, "metric": metric, "target": target * scale,
+         "business_hours": metric == "agent_work_time"}
         for priority, scale in (("urgent", 1), ("high", 4), ("normal", 8), ("low", 16))
         for metric, target in (("first_reply_time", 30), ("next_reply_time", 60), ("requester_wait_time", 60),
                                ("agent_work_time", 120))

@@ -90,7 +90,7 @@ class Audit:
         """
         via = via_name(self.channel)
         offset = 1 if self.comment is not None else 0
-        pairs = zip(self.child_ids[offset:], self.changes)
+        pairs = zip(self.child_ids[offset:], self.changes, strict=True)
         children = [_flat_child(child_id, via, change) for child_id, change in pairs]
         item = {
             "id": self.id,
@@ -133,7 +133,7 @@ class Audit:
         if self.comment is not None:
             events.append({k: v for k, v in self.comment.items() if k not in ("created_at", "via", "metadata")})
         offset = 1 if self.comment is not None else 0
-        for child_id, change in zip(self.child_ids[offset:], self.changes):
+        for child_id, change in zip(self.child_ids[offset:], self.changes, strict=True):
             event: dict[str, Any] = {
                 "id": child_id,
                 "type": change.kind,

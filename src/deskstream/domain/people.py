@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import normalize_tags
 from deskstream.domain.timefmt import iso
 from deskstream.domain.validation import Id
-from deskstream.base_url import URL_BASE
 
 ROLES = ("admin", "agent", "end-user")
 Role = Literal["admin", "agent", "end-user"]

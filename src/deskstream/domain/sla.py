@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import PRIORITIES, STATUSES, Priority
 from deskstream.domain.timefmt import iso
 from deskstream.domain.validation import parse_input
 from deskstream.exceptions import Unprocessable
-from deskstream.base_url import URL_BASE
 
 PolicyMetric = Literal[
     "first_reply_time",

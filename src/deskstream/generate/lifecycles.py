@@ -17,8 +17,8 @@ from typing import Any
 
 from deskstream.domain.tickets import CommentInput, TicketInput
 from deskstream.generate import catalog
-from deskstream.store.batch import BatchWriter
 from deskstream.service import Actor, Desk
+from deskstream.store.batch import BatchWriter
 
 HOUR = 3600
 DAY = 86_400
@@ -59,7 +59,8 @@ def arrivals(rng: random.Random, count: int, start: int, end: int) -> list[int]:
     times: list[int] = []
     while len(times) < count:
         for day, hour in zip(
-            rng.choices(days, day_weights, k=count - len(times)), rng.choices(range(24), hour_weights, k=count)
+            rng.choices(days, day_weights, k=count - len(times)), rng.choices(range(24), hour_weights, k=count),
+            strict=False,  # as many as the shorter: the days drawn
         ):
             t = day * DAY + hour * HOUR + rng.randrange(HOUR)
             if start <= t < end:

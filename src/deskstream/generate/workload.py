@@ -40,8 +40,8 @@ CHANNELS = ("email", "web", "api", "mobile", "chat")
 
 def _targets(metric: str, minutes: tuple[int, int, int, int], business_hours: bool) -> list[PolicyMetricInput]:
     return [
-        PolicyMetricInput(priority=p, metric=metric, target=m, business_hours=business_hours)  # type: ignore[arg-type]
-        for p, m in zip(("urgent", "high", "normal", "low"), minutes)
+        PolicyMetricInput(priority=p, metric=metric, target=m, business_hours=business_hours)
+        for p, m in zip(("urgent", "high", "normal", "low"), minutes, strict=True)
     ]
 
 

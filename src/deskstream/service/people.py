@@ -15,6 +15,7 @@ from deskstream.clock import Clock
 from deskstream.domain import people as rules
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
 from deskstream.domain.tickets import RequesterInput
+from deskstream.domain.timefmt import iso
 from deskstream.exceptions import NotFound, Unprocessable
 from deskstream.service.context import SYSTEM, Actor, ServiceBase
 from deskstream.service.passwords import hash_secret
@@ -98,7 +99,7 @@ class PeopleService(ServiceBase):
             now = self.clock.now()
             self._changed(w, RecordChange("users", user_id, before, user, now, actor, deleted=True))
             user["active"] = False
-            user["deleted_at"] = rules.iso(now)
+            user["deleted_at"] = iso(now)
             rules.touch(user, now)
             w.update_record("users", user_id, {"updated_at": now, "deleted_at": now}, user)
             return user
@@ -168,7 +169,7 @@ class PeopleService(ServiceBase):
             record = self._load_live(w, table, record_id)
             now = self.clock.now()
             rules.touch(record, now)
-            record["deleted_at"] = rules.iso(now)
+            record["deleted_at"] = iso(now)
             if table == "groups":
                 record["deleted"] = True
             w.update_record(table, record_id, {"updated_at": now, "deleted_at": now}, record)

@@ -145,7 +145,8 @@ class TicketService(ServiceBase):
         if data.comment is not None and (data.comment.body or data.comment.html_body):
             author = data.comment.author_id or actor.user_id
             public_comment = True if actor.role == "end-user" else data.comment.public
-            comment = (author, data.comment.body or data.comment.html_body or "", public_comment, data.comment.html_body)
+            body = data.comment.body or data.comment.html_body or ""
+            comment = (author, body, public_comment, data.comment.html_body)
         if not changes and comment is None:
             return ticket, None
         audit = self._record(w, before, ticket, changes, actor, now, comment, stored.version + 1, stored.created_at)
