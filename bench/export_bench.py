@@ -92,10 +92,10 @@ def in_process(store: Store, kind: str, base: str) -> float:
     placeholder, host = URL_BASE.encode(), base.encode()
     served, start, position = 0, 0, Position(0, 0)
     started = time.perf_counter()
-    with store.read() as conn:
+    with store.scanning() as scans:
         while True:
-            page: Page = (time_page(conn, TICKETS, start, END, PER_PAGE) if kind == "time"
-                          else cursor_page(conn, TICKETS, position, END, PER_PAGE))
+            page: Page = (time_page(scans, TICKETS, start, END, PER_PAGE) if kind == "time"
+                          else cursor_page(scans, TICKETS, position, END, PER_PAGE))
             body = frame("tickets", page.items, {"count": page.count, "end_time": start, "next_page": base,
                                                  "end_of_stream": page.end_of_stream})
             body.replace(placeholder, host)

@@ -55,8 +55,8 @@ def in_process_rate(store: Store, with_comments: bool, base: str) -> float:
     started, items, start = time.perf_counter(), 0, 0
     placeholder, host = URL_BASE.encode(), base.encode()
     while True:
-        with store.read() as conn:
-            page = time_page(conn, selection, start, int(time.time()) - 60, PER_PAGE)
+        with store.scanning() as scans:
+            page = time_page(scans, selection, start, int(time.time()) - 60, PER_PAGE)
         end_time = page.last.time if page.last else start
         body = frame("ticket_events", page.items, {"count": page.count, "end_time": end_time,
                                                    "next_page": "", "end_of_stream": page.end_of_stream})

@@ -1,7 +1,11 @@
-"""Fixtures that start real things: a deskstream server process on a free port over a real SQLite file.
+"""Fixtures that start real things, over a real SQLite file.
 
-``make_server(*serve_args, seed=...)`` starts one; ``server`` is a shared one with the demo accounts and
-``--rate-limit off``; ``admin``/``agent``/``end_user``/``anonymous`` are httpx clients bound to it.
+``make_app(*serve_args, seed=...)`` starts deskstream in this process (``create_app`` with the settings the serve
+arguments name, spoken to over httpx through Starlette's TestClient): what API behaviour tests use.
+``make_server(*serve_args, seed=...)`` starts a real ``deskstream serve`` process on a free port: for where processes
+are the point (workers, the demo, rate limits and clocks shared across processes, curl and real clients).
+``server`` is a shared in-process one with the demo accounts and ``--rate-limit off``;
+``admin``/``agent``/``end_user``/``anonymous`` are clients bound to it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Connection
+from starlette.testclient import TestClient
 
 from deskstream import demo
+from deskstream.api.app import create_app
 from deskstream.clock import FixedClock
 from deskstream.service import Desk
+from deskstream.settings import Settings
 from deskstream.store import Store
 
 ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
@@ -43,13 +51,12 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A running ``deskstream serve`` process and the database it serves."""
+    """A running deskstream and the database it serves: in this process (:class:`AppServer`) or in its own
+    (:class:`ProcessServer`); tests speak to either through :meth:`client`."""
 
     base_url: str
     db_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    clients: list[httpx.Client] = field(default_factory=list)
+    clients: list[httpx.Client] = field(default_factory=list, kw_only=True)
 
     def client(self, auth: tuple[str, str] | None = ADMIN, **kwargs: object) -> httpx.Client:
         client = httpx.Client(base_url=self.base_url, auth=auth, timeout=30, **kwargs)  # type: ignore[arg-type]
@@ -72,6 +79,38 @@ class Server:
     def stop(self) -> None:
         for client in self.clients:
             client.close()
+
+
+@dataclass
+class AppServer(Server):
+    """deskstream in the test's process: the app ``create_app`` built, its lifespan (the SLA scheduler) running."""
+
+    app: FastAPI
+    lifespan: TestClient
+
+    def client(self, auth: tuple[str, str] | None = ADMIN, **kwargs: object) -> httpx.Client:
+        client = TestClient(
+            self.app, base_url=self.base_url, raise_server_exceptions=False, client=("127.0.0.1", 50000), **kwargs
+        )  # type: ignore[arg-type]
+        client.auth = auth  # type: ignore[assignment]
+        self.clients.append(client)
+        return client
+
+    def stop(self) -> None:
+        super().stop()
+        self.lifespan.__exit__(None, None, None)
+        self.app.state.store.dispose()
+
+
+@dataclass
+class ProcessServer(Server):
+    """A running ``deskstream serve`` process."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        super().stop()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -86,20 +125,46 @@ def seed_accounts(store: Store, now: int | None = None) -> dict[str, int]:
     return demo.create_accounts(Desk(store, FixedClock((now or int(time.time())) - 3600)))
 
 
+def seeded_database(directory: Path, seed: Callable[[Store], object] | None) -> str:
+    """A fresh SQLite file, migrated and seeded; its URL."""
+    db_url = f"sqlite:///{directory / f'deskstream-{free_port()}.db'}"
+    if seed is not None:
+        store = Store(db_url)
+        store.migrate()
+        seed(store)
+        store.dispose()
+    return db_url
+
+
+def settings_of(serve_args: tuple[str, ...], db_url: str) -> Settings:
+    """The settings ``deskstream serve`` would take from these arguments (``--name value`` pairs and flags)."""
+    values: dict[str, object] = {"db": db_url}
+    args = list(serve_args)
+    while args:
+        name = args.pop(0).removeprefix("--").replace("-", "_")
+        flag = Settings.model_fields[name].annotation is bool
+        values[name] = True if flag else args.pop(0)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def start_app(directory: Path, *serve_args: str, seed: Callable[[Store], object] | None = seed_accounts) -> AppServer:
+    """deskstream in this process over a fresh, seeded database."""
+    db_url = seeded_database(directory, seed)
+    app = create_app(settings_of(serve_args, db_url))
+    lifespan = TestClient(app)
+    lifespan.__enter__()
+    return AppServer("http://testserver", db_url, app=app, lifespan=lifespan)
+
+
 def start_server(
     directory: Path,
     *serve_args: str,
     seed: Callable[[Store], object] | None = seed_accounts,
     db_url: str | None = None,
-) -> Server:
+) -> ProcessServer:
     """A server over a fresh, seeded database; or, given ``db_url``, another process on that existing database."""
     if db_url is None:
-        db_url = f"sqlite:///{directory / f'deskstream-{free_port()}.db'}"
-        if seed is not None:
-            store = Store(db_url)
-            store.migrate()
-            seed(store)
-            store.dispose()
+        db_url = seeded_database(directory, seed)
     port = free_port()
     log_path = directory / f"server-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
@@ -111,7 +176,7 @@ def start_server(
             env=env,
         )
     base_url = f"http://127.0.0.1:{port}"
-    server = Server(base_url, db_url, process, log_path)
+    server = ProcessServer(base_url, db_url, process=process, log_path=log_path)
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -126,13 +191,13 @@ def start_server(
 
 
 @pytest.fixture(scope="session")
-def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
-    """Start servers on demand; all are stopped at the end of the session."""
-    servers: list[Server] = []
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ProcessServer]]:
+    """Start server processes on demand; all are stopped at the end of the session."""
+    servers: list[ProcessServer] = []
 
     def make(
         *serve_args: str, seed: Callable[[Store], object] | None = seed_accounts, db_url: str | None = None
-    ) -> Server:
+    ) -> ProcessServer:
         server = start_server(tmp_path_factory.mktemp("server"), *serve_args, seed=seed, db_url=db_url)
         servers.append(server)
         return server
@@ -143,9 +208,24 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
 
 
 @pytest.fixture(scope="session")
-def server(make_server: Callable[..., Server]) -> Server:
-    """A shared server with the demo accounts, no history and no rate limit."""
-    return make_server("--rate-limit", "off")
+def make_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., AppServer]]:
+    """Start in-process servers on demand; all are stopped at the end of the session."""
+    servers: list[AppServer] = []
+
+    def make(*serve_args: str, seed: Callable[[Store], object] | None = seed_accounts) -> AppServer:
+        server = start_app(tmp_path_factory.mktemp("app"), *serve_args, seed=seed)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(make_app: Callable[..., AppServer]) -> Server:
+    """A shared in-process server with the demo accounts, no history and no rate limit."""
+    return make_app("--rate-limit", "off")
 
 
 @pytest.fixture

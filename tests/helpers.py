@@ -28,9 +28,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture(scope="module")
-def sim(make_server: Callable[..., Server]) -> Server:
+def sim(make_app: Callable[..., Server]) -> Server:
     """A server of the module's own on ``--clock sim``: the module's tests move its clock, no other module sees it."""
-    return make_server("--clock", "sim", "--rate-limit", "off")
+    return make_app("--clock", "sim", "--rate-limit", "off")
 
 
 @pytest.fixture(name="admin")

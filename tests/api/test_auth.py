@@ -74,7 +74,7 @@ COLUMN = {"end user": 0, "agent": 1, "admin": 2, "admin token": 2, "admin bearer
 
 def call(server: Server, authorization: str | None, method: str, path: str, body: object) -> httpx.Response:
     headers = {"Authorization": authorization} if authorization else {}
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with server.client(None) as client:
         return client.request(method, path, json=body, headers=headers)
 
 

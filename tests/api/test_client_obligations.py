@@ -73,8 +73,8 @@ def seed_history(store: Store) -> None:
 
 
 @pytest.fixture(scope="module")
-def history(make_server: Callable[..., Server]) -> Server:
-    return make_server("--rate-limit", "off", seed=seed_history)
+def history(make_app: Callable[..., Server]) -> Server:
+    return make_app("--rate-limit", "off", seed=seed_history)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ EXPORTS = "/api/v2/incremental"
 
 
 @pytest.fixture(scope="module")
-def history_server(make_server: Callable[..., Server]) -> Server:
-    return make_server("--rate-limit", "off", seed=seed_history)
+def history_server(make_app: Callable[..., Server]) -> Server:
+    return make_app("--rate-limit", "off", seed=seed_history)
 
 
 @pytest.fixture

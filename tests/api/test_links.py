@@ -36,7 +36,7 @@ def sent(params: dict[str, Any]) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def client(server: Server) -> Iterator[httpx.Client]:
     """The admin on the shared server, for the whole module (the property tests run many examples on it)."""
-    with httpx.Client(base_url=server.base_url, auth=("admin@example.com", "deskstream"), timeout=30) as c:
+    with server.client(("admin@example.com", "deskstream")) as c:
         yield c
 
 

@@ -68,9 +68,9 @@ def visible(built: Built, until: int) -> dict[int, bytes]:
 def follow_cursor(built: Built, until: int, per_page: int) -> list[bytes]:
     served: list[bytes] = []
     position = Position(0, 0)
-    with built.history.store.read() as conn:
+    with built.history.store.scanning() as scans:
         for _ in range(10_000):
-            page = cursor_page(conn, TICKETS, position, until, per_page)
+            page = cursor_page(scans, TICKETS, position, until, per_page)
             served += page.items
             assert page.count <= per_page
             position = page.last or position
@@ -82,9 +82,9 @@ def follow_cursor(built: Built, until: int, per_page: int) -> list[bytes]:
 def follow_time(built: Built, until: int, per_page: int) -> dict[int, bytes]:
     kept: dict[int, bytes] = {}
     start = 0
-    with built.history.store.read() as conn:
+    with built.history.store.scanning() as scans:
         for _ in range(10_000):
-            page = time_page(conn, TICKETS, start, until, per_page)
+            page = time_page(scans, TICKETS, start, until, per_page)
             times = [orjson.loads(item)["generated_timestamp"] for item in page.items]
             assert all(start <= t <= until for t in times)
             assert times == sorted(times)
@@ -129,8 +129,8 @@ def test_start_time_is_inclusive_the_first_page_holds_its_whole_second(
 ) -> None:
     built = build(history_steps)
     start = built.history.clock.value - offset
-    with built.history.store.read() as conn:
-        page = time_page(conn, TICKETS, start, 2**62, per_page)
+    with built.history.store.scanning() as scans:
+        page = time_page(scans, TICKETS, start, 2**62, per_page)
     served = {orjson.loads(item)["id"] for item in page.items}
     at_start = {i for i, (ts, _) in built.latest.items() if ts == start}
     assert at_start <= served

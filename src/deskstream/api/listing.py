@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, func, select, true
 from starlette.requests import Request
 
 from deskstream.api.responses import link
 from deskstream.exceptions import BadRequest
 from deskstream.export.cursor import decode_id_cursor, encode_id_cursor
 from deskstream.export.framing import frame
+from deskstream.store.scans import ListQuery, Scans
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -37,16 +37,8 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 Decorate = Callable[[list[bytes]], tuple[list[bytes], Mapping[str, Sequence[bytes]]]]
 
 
-def list_page(
-    request: Request,
-    conn: Connection,
-    table: Table,
-    key: str,
-    where: ColumnElement[bool] | None = None,
-    column: str = "json",
-    decorate: Decorate | None = None,
-) -> bytes:
-    """One page of ``table``'s stored JSON in id order, framed as Zendesk frames list answers.
+def list_page(request: Request, scans: Scans, query: ListQuery, key: str, decorate: Decorate | None = None) -> bytes:
+    """One page of the ``query``'s rows in id order, framed as Zendesk frames list answers.
 
     ``decorate`` (sideloads) sees the page's items in the same read transaction, after pagination.
     """
@@ -56,26 +48,19 @@ def list_page(
         items, arrays = decorate(items)
         return frame(key, items, meta, arrays)
 
-    condition = where if where is not None else true()
-    body_column = table.c[column]
     if "page[size]" in request.query_params:
         size = _int_param(request, "page[size]", 100, 1, 100)
         after = request.query_params.get("page[after]")
-        query = select(table.c.id, body_column).where(condition)
-        if after:
-            query = query.where(table.c.id > decode_id_cursor(after))
-        rows = conn.execute(query.order_by(table.c.id).limit(size + 1)).all()
+        rows = scans.list_after(query, decode_id_cursor(after) if after else None, size + 1)
         has_more = len(rows) > size
         rows = rows[:size]
-        meta = _cursor_meta(request, has_more, rows[0].id if rows else None, rows[-1].id if rows else None)
+        meta = _cursor_meta(request, has_more, rows[0][0] if rows else None, rows[-1][0] if rows else None)
         return framed([r[1] for r in rows], meta)
     per_page = _int_param(request, "per_page", 100, 1, 100)
     page = _int_param(request, "page", 1, 1, 1_000_000)
-    total = conn.execute(select(func.count()).select_from(table).where(condition)).scalar_one()
-    rows = conn.execute(
-        select(body_column).where(condition).order_by(table.c.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return framed([r[0] for r in rows], _offset_meta(request, page, per_page, total))
+    total = scans.list_count(query)
+    items = scans.list_offset(query, (page - 1) * per_page, per_page)
+    return framed(items, _offset_meta(request, page, per_page, total))
 
 
 def list_items(request: Request, key: str, items: list[bytes]) -> bytes:

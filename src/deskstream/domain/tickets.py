@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from deskstream.base_url import URL_BASE
 from deskstream.domain.timefmt import iso, parse_iso
 from deskstream.domain.validation import Id
 from deskstream.domain.via import CHANNEL_IDS, via_object
 from deskstream.exceptions import Conflict, Unprocessable
-from deskstream.base_url import URL_BASE
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = ("urgent", "high", "normal", "low")

@@ -17,22 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, text
 
+from deskstream.base_url import URL_BASE
 from deskstream.domain.sla_hours import ACCOUNT_SCHEDULE, Schedule, business_seconds
 from deskstream.domain.timefmt import iso, parse_iso
-from deskstream.base_url import URL_BASE
+from deskstream.store.scans import Scans
 
 _WAITS = {"agent_wait": ("pending",), "requester_wait": ("new", "open", "hold"), "on_hold": ("hold",)}
 _AGENT_ROLES = ("agent", "admin")
-
-#: Every audit of the page's tickets with its comment's author and that author's role (NULL without a comment).
-_EVENTS = text(
-    "SELECT e.ticket_id, e.json, c.author_id, u.role FROM ticket_events e"
-    " LEFT JOIN comments c ON c.ticket_id = e.ticket_id AND c.audit_id = e.id"
-    " LEFT JOIN users u ON u.id = c.author_id"
-    " WHERE e.ticket_id IN :ids ORDER BY e.ticket_id, e.id"
-).bindparams(bindparam("ids", expanding=True))
 
 Minutes = dict[str, int | None]
 NO_MINUTES: Minutes = {"calendar": None, "business": None}
@@ -126,7 +118,7 @@ class AuditFold:
         if solved is None:
             return NO_MINUTES
         ends = [end for end, _ in self.statuses[1:]] + [solved]
-        return minutes((start, min(end, solved)) for (start, status), end in zip(self.statuses, ends)
+        return minutes((start, min(end, solved)) for (start, status), end in zip(self.statuses, ends, strict=True)
                        if status in statuses)
 
     def metric_set(self, ticket: dict[str, Any]) -> dict[str, Any]:
@@ -149,13 +141,13 @@ class AuditFold:
         }
 
 
-def fold_audits(conn: Connection, tickets: Iterable[dict[str, Any]]) -> dict[int, AuditFold]:
+def fold_audits(scans: Scans, tickets: Iterable[dict[str, Any]]) -> dict[int, AuditFold]:
     """One query for the audits of every ticket on a page, folded per ticket."""
     folds: dict[int, AuditFold] = {}
     for t in tickets:
         created = parse_iso(t["created_at"])
         folds[t["id"]] = AuditFold(t.get("requester_id"), created, statuses=[(created, "new")])
     if folds:
-        for ticket_id, body, author_id, role in conn.execute(_EVENTS, {"ids": sorted(folds)}):
+        for ticket_id, body, author_id, role in scans.audits_with_authors(folds):
             folds[ticket_id].add(orjson.loads(body), author_id, role)
     return folds

@@ -16,14 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Connection
 
 from deskstream.export.cursor import Position
-from deskstream.export.streams import Selection, Shape, statement
-
-Row = Sequence[Any]
+from deskstream.export.streams import Selection
+from deskstream.store.scans import ScanRow, Scans, Shape
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,7 @@ class Page:
         return len(self.items)
 
 
-def _page(rows: Sequence[Row], end_of_stream: bool) -> Page:
+def _page(rows: Sequence[ScanRow], end_of_stream: bool) -> Page:
     if not rows:
         return Page([], None, None, end_of_stream)
     first, last = rows[0], rows[-1]
@@ -55,7 +51,7 @@ def _page(rows: Sequence[Row], end_of_stream: bool) -> Page:
 
 
 def time_page(
-    conn: Connection, selection: Selection, start: int, until: int, per_page: int, split_ties: bool = False
+    scans: Scans, selection: Selection, start: int, until: int, per_page: int, split_ties: bool = False
 ) -> Page:
     """Items with ``start <= time <= until``: ``per_page`` of them, more when a second would be cut.
 
@@ -63,47 +59,32 @@ def time_page(
     its last second, or one that never left the ``start`` second, would give a ``next_page`` that serves the same
     items again, forever.
     """
-    rows = conn.execute(
-        statement(selection, Shape.FROM_TIME), {"start": start, "until": until, "limit": per_page + 1}
-    ).all()
+    target = selection.target
+    rows = scans.rows(target, Shape.FROM_TIME, start=start, until=until, limit=per_page + 1)
     if len(rows) <= per_page:
         return _page(rows, end_of_stream=True)
-    page, peek = rows[:per_page], rows[per_page]
+    page, peek = list(rows[:per_page]), rows[per_page]
     if split_ties or (peek[0] != page[-1][0] and page[-1][0] > start):
         return _page(page, end_of_stream=False)
     if peek[0] == page[-1][0]:
-        page += _rest_of_second(conn, selection, page[-1][0], page[-1][1])
-    next_second = _next_second(conn, selection, page[-1][0], until)
+        page += scans.rows(target, Shape.REST_OF_SECOND, time=page[-1][0], id=page[-1][1])
+    next_second = scans.next_second(target, page[-1][0], until)
     if page[-1][0] == start and next_second is not None:
-        page += _rest_of_second(conn, selection, next_second, 0)
-        next_second = _next_second(conn, selection, next_second, until)
+        page += scans.rows(target, Shape.REST_OF_SECOND, time=next_second, id=0)
+        next_second = scans.next_second(target, next_second, until)
     return _page(page, end_of_stream=next_second is None)
 
 
-def _rest_of_second(conn: Connection, selection: Selection, second: int, after_id: int) -> list[Row]:
-    return list(conn.execute(statement(selection, Shape.REST_OF_SECOND), {"time": second, "id": after_id}).all())
-
-
-def _next_second(conn: Connection, selection: Selection, second: int, until: int) -> int | None:
-    return conn.execute(statement(selection, Shape.NEXT_SECOND), {"time": second, "until": until}).scalar()
-
-
-def cursor_page(conn: Connection, selection: Selection, after: Position, until: int, per_page: int) -> Page:
+def cursor_page(scans: Scans, selection: Selection, after: Position, until: int, per_page: int) -> Page:
     """The ``per_page`` items strictly after ``after`` in (time, id) order, none newer than ``until``."""
-    rows = conn.execute(
-        statement(selection, Shape.AFTER),
-        {"time": after.time, "id": after.id, "until": until, "limit": per_page + 1},
-    ).all()
+    rows = scans.rows(selection.target, Shape.AFTER, time=after.time, id=after.id, until=until, limit=per_page + 1)
     return _page(rows[:per_page], end_of_stream=len(rows) <= per_page)
 
 
-def page_before(conn: Connection, selection: Selection, before: Position, start: int, per_page: int) -> Page:
+def page_before(scans: Scans, selection: Selection, before: Position, start: int, per_page: int) -> Page:
     """The ``per_page`` items just before ``before`` and not older than ``start`` (Zendesk's ``page[before]``).
 
     ``end_of_stream`` here says whether nothing older remains (so ``has_more`` reads the same way both directions).
     """
-    rows = conn.execute(
-        statement(selection, Shape.BEFORE),
-        {"time": before.time, "id": before.id, "start": start, "limit": per_page + 1},
-    ).all()
+    rows = scans.rows(selection.target, Shape.BEFORE, time=before.time, id=before.id, start=start, limit=per_page + 1)
     return _page(list(reversed(rows[:per_page])), end_of_stream=len(rows) <= per_page)

@@ -12,18 +12,17 @@ Unknown names are ignored, as Zendesk ignores them. Each sideload costs one batc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, text
 
+from deskstream.base_url import URL_BASE
 from deskstream.exceptions import BadRequest
 from deskstream.export.framing import splice
 from deskstream.export.metrics import fold_audits
 from deskstream.export.slas import load_slas
-from deskstream.base_url import URL_BASE
+from deskstream.store.scans import Scans
 
 TICKET_RECORDS = ("users", "groups", "organizations")
 TICKET_EMPTY = ("brands", "ticket_forms")
@@ -48,15 +47,7 @@ def refuse_unsupported(includes: frozenset[str]) -> None:
         raise BadRequest("The last_audits side-load is not supported on incremental exports", error="InvalidValue")
 
 
-def _records(conn: Connection, table: str, ids: Iterable[int | None]) -> list[bytes]:
-    wanted = sorted({i for i in ids if isinstance(i, int)})
-    if not wanted:
-        return []
-    query = text(f"SELECT json FROM {table} WHERE id IN :ids ORDER BY id").bindparams(bindparam("ids", expanding=True))
-    return [r[0] for r in conn.execute(query, {"ids": wanted})]
-
-
-def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str], now: int) -> Sideloaded:
+def for_tickets(scans: Scans, items: list[bytes], includes: frozenset[str], now: int) -> Sideloaded:
     """The exports' ticket sideloads; ``now`` is the clock's time, which ``slas`` counts the time left from."""
     wanted = includes & {*TICKET_RECORDS, *TICKET_EMPTY, *TICKET_PER_ITEM}
     if not wanted or not items:
@@ -66,8 +57,8 @@ def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str], 
     if wanted & set(TICKET_PER_ITEM):
         extra: list[dict[str, Any]] = [{} for _ in tickets]
         if wanted & {"comment_count", "dates", "metric_sets"}:
-            folds = fold_audits(conn, tickets)
-            for ticket, fields in zip(tickets, extra):
+            folds = fold_audits(scans, tickets)
+            for ticket, fields in zip(tickets, extra, strict=True):
                 fold = folds[ticket["id"]]
                 if "comment_count" in wanted:
                     fields["comment_count"] = fold.comment_count
@@ -76,25 +67,25 @@ def for_tickets(conn: Connection, items: list[bytes], includes: frozenset[str], 
                 if "metric_sets" in wanted:
                     fields["metric_set"] = fold.metric_set(ticket)
         if "slas" in wanted:
-            found = load_slas(conn, tickets, now)
-            for ticket, fields in zip(tickets, extra):
+            found = load_slas(scans, tickets, now)
+            for ticket, fields in zip(tickets, extra, strict=True):
                 fields["slas"] = found[ticket["id"]]
-        out.items = [splice(item, fields) for item, fields in zip(items, extra)]
+        out.items = [splice(item, fields) for item, fields in zip(items, extra, strict=True)]
     if "users" in wanted:
         ids = [t.get(k) for t in tickets for k in _USER_KEYS]
         ids += [i for t in tickets for k in _USER_LISTS for i in t.get(k) or []]
-        out.arrays["users"] = _records(conn, "users", ids)
+        out.arrays["users"] = scans.json_by_ids("users", ids)
     if "groups" in wanted:
-        out.arrays["groups"] = _records(conn, "groups", (t.get("group_id") for t in tickets))
+        out.arrays["groups"] = scans.json_by_ids("groups", (t.get("group_id") for t in tickets))
     if "organizations" in wanted:
-        out.arrays["organizations"] = _records(conn, "organizations", (t.get("organization_id") for t in tickets))
+        out.arrays["organizations"] = scans.json_by_ids("organizations", (t.get("organization_id") for t in tickets))
     for name in TICKET_EMPTY:
         if name in wanted:
             out.arrays[name] = []
     return out
 
 
-def for_ticket_api(conn: Connection, items: list[bytes], includes: frozenset[str], now: int) -> Sideloaded:
+def for_ticket_api(scans: Scans, items: list[bytes], includes: frozenset[str], now: int) -> Sideloaded:
     """``/api/v2/tickets`` sideloads: ``slas`` in each ticket, ``metric_sets`` as a top-level array."""
     wanted = includes & set(TICKET_API)
     if not wanted or not items:
@@ -102,16 +93,16 @@ def for_ticket_api(conn: Connection, items: list[bytes], includes: frozenset[str
     tickets = [orjson.loads(item) for item in items]
     out = Sideloaded(items)
     if "slas" in wanted:
-        found = load_slas(conn, tickets, now)
-        out.items = [splice(item, {"slas": found[t["id"]]}) for item, t in zip(items, tickets)]
+        found = load_slas(scans, tickets, now)
+        out.items = [splice(item, {"slas": found[t["id"]]}) for item, t in zip(items, tickets, strict=True)]
     if "metric_sets" in wanted:
-        out.arrays["metric_sets"] = metric_sets(conn, tickets)
+        out.arrays["metric_sets"] = metric_sets(scans, tickets)
     return out
 
 
-def metric_sets(conn: Connection, tickets: list[dict[str, Any]]) -> list[bytes]:
+def metric_sets(scans: Scans, tickets: list[dict[str, Any]]) -> list[bytes]:
     """The tickets' metric sets (the Ticket Metrics API objects), in the tickets' order, from one query."""
-    folds = fold_audits(conn, tickets)
+    folds = fold_audits(scans, tickets)
     return [orjson.dumps(folds[t["id"]].metric_set(t)) for t in tickets]
 
 
@@ -132,7 +123,7 @@ def identity(user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def for_users(conn: Connection, items: list[bytes], includes: frozenset[str]) -> Sideloaded:
+def for_users(scans: Scans, items: list[bytes], includes: frozenset[str]) -> Sideloaded:
     wanted = includes & set(USER_RECORDS)
     out = Sideloaded(items, {})
     if not wanted:
@@ -141,7 +132,7 @@ def for_users(conn: Connection, items: list[bytes], includes: frozenset[str]) ->
     if "identities" in wanted:
         out.arrays["identities"] = [orjson.dumps(identity(u)) for u in users if u.get("email")]
     if "organizations" in wanted:
-        out.arrays["organizations"] = _records(conn, "organizations", (u.get("organization_id") for u in users))
+        out.arrays["organizations"] = scans.json_by_ids("organizations", (u.get("organization_id") for u in users))
     if "groups" in wanted:
-        out.arrays["groups"] = _records(conn, "groups", (u.get("default_group_id") for u in users))
+        out.arrays["groups"] = scans.json_by_ids("groups", (u.get("default_group_id") for u in users))
     return out

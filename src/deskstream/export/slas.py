@@ -20,15 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, text
 
 from deskstream.domain.sla_engine import Instance, SlaState, policy_metric
 from deskstream.domain.sla_hours import ACCOUNT_SCHEDULE, Schedule, business_seconds
 from deskstream.domain.timefmt import iso
+from deskstream.store.scans import Scans
 
-_STATES = text("SELECT ticket_id, json FROM sla_states WHERE ticket_id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
 #: The engine's stage → Zendesk's, in badge order (``idle`` instances never ran and are not shown).
 STAGES = {"active": "active", "paused": "paused", "fulfilled": "achieved"}
 _ORDER = {stage: position for position, stage in enumerate(STAGES.values())}
@@ -86,11 +83,11 @@ def slas(state: SlaState | None, now: int, schedule: Schedule = ACCOUNT_SCHEDULE
     return {"policy_metrics": entries}
 
 
-def load_slas(conn: Connection, tickets: list[dict[str, Any]], now: int) -> dict[int, dict[str, Any]]:
+def load_slas(scans: Scans, tickets: list[dict[str, Any]], now: int) -> dict[int, dict[str, Any]]:
     """The ``slas`` object of every ticket, from one query; a deleted ticket shows no targets."""
     live = {t["id"] for t in tickets if t.get("status") != "deleted"}
     states: dict[int, SlaState] = {}
     if live:
-        for ticket_id, body in conn.execute(_STATES, {"ids": sorted(live)}):
+        for ticket_id, body in scans.sla_states(live):
             states[ticket_id] = SlaState.from_json(orjson.loads(body))
     return {t["id"]: slas(states.get(t["id"]) if t["id"] in live else None, now) for t in tickets}

@@ -1,19 +1,23 @@
-"""The exports' reads: one range scan of a stream's ``(time, id)`` index per page, and the batched look-ups of the
-sideloads. This is the hot path, so nothing is decoded here: rows carry the stored JSON bytes as they are.
+"""The HTTP layer's reads: the exports' range scans, the sideloads' look-ups, list pages and single records.
 
-Each statement is a :func:`sqlalchemy.text` built once per (target, shape) and cached, so a page costs the driver's
-execution and nothing of SQLAlchemy's compiler. The export (``deskstream.export``) decides which rows make a page;
+An export page is one range scan of a stream's ``(time, id)`` index; that is the hot path, so nothing is decoded
+here: rows carry the stored JSON bytes as they are. Each export statement is a :func:`sqlalchemy.text` built once
+per (target, shape) and cached, so a page costs the driver's execution and nothing of SQLAlchemy's compiler. The
+export (``deskstream.export``) and the list framing (``deskstream.api.listing``) decide which rows make a page;
 this module only knows how to fetch them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import ColumnElement, Connection, Select, TextClause, bindparam, func, select, text, true
+
+from deskstream.store import schema
 
 #: ``(time, id, json)`` of one stored item, in stream order.
 ScanRow = tuple[int, int, bytes]
@@ -81,8 +85,51 @@ _SLA_STATES = text("SELECT ticket_id, json FROM sla_states WHERE ticket_id IN :i
 )
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    """The rows of one list endpoint, in id order: a table's stored JSON (or another JSON column of it)."""
+
+    table: str
+    column: str = "json"
+    #: Only rows without ``deleted_at``.
+    live_only: bool = False
+    #: Column → value the rows must have (a ticket's audits: ``ticket_id``; an end user's tickets: ``requester_id``).
+    equals: tuple[tuple[str, int], ...] = ()
+    #: Only public rows (an end user reading a ticket's comments).
+    public_only: bool = False
+
+    def where(self) -> ColumnElement[bool]:
+        t = schema.metadata.tables[self.table]
+        condition: ColumnElement[bool] = true()
+        if self.live_only:
+            condition = condition & t.c.deleted_at.is_(None)
+        for name, value in self.equals:
+            condition = condition & (t.c[name] == value)
+        if self.public_only:
+            condition = condition & t.c.public.is_(True)
+        return condition
+
+
+@dataclass(frozen=True)
+class StoredJson:
+    """One record's stored JSON with what access checks read: its ``deleted_at``, and a ticket's requester."""
+
+    json: bytes
+    deleted_at: int | None
+    requester_id: int | None = None
+
+
+@dataclass(frozen=True)
+class UserSearch:
+    """The users a search finds: live ones, with this email (case-insensitive) and updated in this window."""
+
+    email: str | None = None
+    updated_after: int | None = None
+    updated_before: int | None = None
+
+
 class Scans:
-    """The export's reads on one read transaction (every page and its sideloads see one snapshot)."""
+    """The HTTP layer's reads on one read transaction (a page and its sideloads see one snapshot)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -110,3 +157,57 @@ class Scans:
     def sla_states(self, ticket_ids: Iterable[int]) -> Sequence[tuple[int, bytes]]:
         """The stored SLA state of each of these tickets that has one."""
         return self.conn.execute(_SLA_STATES, {"ids": sorted(ticket_ids)}).tuples().all()
+
+    # lists ------------------------------------------------------------------------------------------------------
+    def _list(self, query: ListQuery, *columns: Any) -> Select[Any]:
+        t = schema.metadata.tables[query.table]
+        return select(*columns).select_from(t).where(query.where())
+
+    def list_after(self, query: ListQuery, after_id: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` rows with ids after ``after_id`` (cursor pages): (id, stored JSON)."""
+        t = schema.metadata.tables[query.table]
+        statement = self._list(query, t.c.id, t.c[query.column])
+        if after_id is not None:
+            statement = statement.where(t.c.id > after_id)
+        rows = self.conn.execute(statement.order_by(t.c.id).limit(limit))
+        return [(int(row[0]), bytes(row[1])) for row in rows]
+
+    def list_offset(self, query: ListQuery, offset: int, limit: int) -> list[bytes]:
+        """Up to ``limit`` rows' stored JSON after skipping ``offset`` (offset pages)."""
+        t = schema.metadata.tables[query.table]
+        statement = self._list(query, t.c[query.column]).order_by(t.c.id).limit(limit).offset(offset)
+        return [bytes(row[0]) for row in self.conn.execute(statement)]
+
+    def list_count(self, query: ListQuery) -> int:
+        return int(self.conn.execute(self._list(query, func.count())).scalar_one())
+
+    # single records, tags, search, job statuses -------------------------------------------------------------------
+    def record(self, table: str, record_id: int) -> StoredJson | None:
+        t = schema.metadata.tables[table]
+        columns = [t.c.json, t.c.deleted_at] + ([t.c.requester_id] if table == "tickets" else [])
+        row = self.conn.execute(select(*columns).where(t.c.id == record_id)).first()
+        return None if row is None else StoredJson(bytes(row[0]), row[1], row[2] if table == "tickets" else None)
+
+    def live_tickets_since(self, since: int) -> Iterator[bytes]:
+        """The stored JSON of every live ticket changed at or after ``since`` (on the export index)."""
+        t = schema.tickets
+        rows = self.conn.execute(select(t.c.json).where(t.c.generated_timestamp >= since, t.c.deleted_at.is_(None)))
+        return (bytes(row[0]) for row in rows)
+
+    def users_found(self, search: UserSearch, limit: int) -> list[bytes]:
+        """The stored JSON of the live users a search finds, in id order, at most ``limit``."""
+        u = schema.users
+        condition: ColumnElement[bool] = u.c.deleted_at.is_(None)
+        if search.email is not None:
+            condition = condition & (func.lower(u.c.email) == search.email.lower())
+        if search.updated_after is not None:
+            condition = condition & (u.c.updated_at > search.updated_after)
+        if search.updated_before is not None:
+            condition = condition & (u.c.updated_at < search.updated_before)
+        rows = self.conn.execute(select(u.c.json).where(condition).order_by(u.c.id).limit(limit))
+        return [bytes(row[0]) for row in rows]
+
+    def job_status(self, job_id: str) -> bytes | None:
+        t = schema.job_statuses
+        found = self.conn.execute(select(t.c.json).where(t.c.id == job_id)).scalar()
+        return None if found is None else bytes(found)

@@ -269,6 +269,10 @@ class Writer:
         except IntegrityError:  # another process created the row first
             return int(self.conn.execute(bump).scalar_one())
 
+    def save_job_status(self, job: dict[str, Any], created_at: int) -> None:
+        """A bulk request's ``job_status`` (``GET /api/v2/job_statuses/{id}`` serves it)."""
+        self.conn.execute(insert(schema.job_statuses).values(id=job["id"], created_at=created_at, json=dumps(job)))
+
     # the key-value table (the simulated clock, the demo's mark) ---------------------------------------------------
     def kv_get(self, key: str) -> str | None:
         return self.conn.execute(select(schema.kv.c.value).where(schema.kv.c.key == key)).scalar()

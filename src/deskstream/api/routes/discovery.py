@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import ColumnElement, func, select, true
 
 from deskstream.api.deps import Agent, DeskDep
 from deskstream.api.listing import list_items
 from deskstream.api.responses import raw_response
 from deskstream.exceptions import BadRequest
-from deskstream.store import schema
+from deskstream.export.framing import splice
+from deskstream.store.scans import UserSearch
 
 router = APIRouter(prefix="/api/v2", tags=["discovery"])
 
@@ -95,13 +95,10 @@ def list_tags(request: Request, desk: DeskDep, _: Agent) -> Response:
     Tags live inside the stored ticket JSON, so this reads the recent tickets (bounded by the window, on the export
     index); it is a discovery and admin call, not a hot path.
     """
-    t = schema.tickets
-    since = desk.clock.now() - TAGS_WINDOW
     counts: Counter[str] = Counter()
-    with desk.store.read() as conn:
-        rows = conn.execute(select(t.c.json).where(t.c.generated_timestamp >= since, t.c.deleted_at.is_(None)))
-        for row in rows:
-            counts.update(orjson.loads(row.json).get("tags") or ())
+    with desk.store.scanning() as scans:
+        for ticket in scans.live_tickets_since(desk.clock.now() - TAGS_WINDOW):
+            counts.update(orjson.loads(ticket).get("tags") or ())
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     items = [orjson.dumps({"name": name, "count": count}) for name, count in ranked]
     return raw_response(request, list_items(request, "tags", items))
@@ -113,41 +110,45 @@ def _search_time(value: str) -> int:
     except ValueError:
         raise BadRequest(f"Unparseable date in search query: {value}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
-def _user_filter(query: str) -> ColumnElement[bool] | None:
+def _user_search(query: str) -> UserSearch | None:
     """The users a query finds, or None when it asks for anything but users or uses a term we do not know.
 
-    Understood: ``type:user``, ``email:ADDRESS``, ``updated>DATE``, ``updated<DATE`` (ISO 8601). Anything else finds
-    nothing rather than everything, so a client never mistakes an unsupported query for a match.
+    Understood: ``type:user``, ``email:ADDRESS``, ``updated>DATE``, ``updated<DATE`` (ISO 8601); terms combine with
+    AND. Anything else finds nothing rather than everything, so a client never mistakes an unsupported query for a
+    match.
     """
-    u = schema.users
-    condition: ColumnElement[bool] = u.c.deleted_at.is_(None) & true()
+    email: str | None = None
+    after: int | None = None
+    before: int | None = None
     for term in query.split():
         name, sep, value = term.partition(":")
         if sep and name == "type" and value == "user":
             continue
         if sep and name == "email" and value:
-            condition = condition & (func.lower(u.c.email) == value.lower())
+            if email is not None and email.lower() != value.lower():
+                return None  # one user has one email
+            email = value
         elif term.startswith("updated>"):
-            condition = condition & (u.c.updated_at > _search_time(term[len("updated>") :]))
+            moment = _search_time(term[len("updated>") :])
+            after = moment if after is None else max(after, moment)
         elif term.startswith("updated<"):
-            condition = condition & (u.c.updated_at < _search_time(term[len("updated<") :]))
+            moment = _search_time(term[len("updated<") :])
+            before = moment if before is None else min(before, moment)
         else:
             return None
-    return condition
+    return UserSearch(email, after, before)
 
 
 @router.get("/search")
 def search(request: Request, desk: DeskDep, _: Agent) -> Response:
     """Zendesk's search, over users only: ``{"results": [...], "count", "next_page", "previous_page"}``."""
-    condition = _user_filter(request.query_params.get("query", ""))
+    found = _user_search(request.query_params.get("query", ""))
     items: list[bytes] = []
-    if condition is not None:
-        u = schema.users
-        with desk.store.read() as conn:
-            rows = conn.execute(select(u.c.json).where(condition).order_by(u.c.id).limit(SEARCH_MAX)).all()
-        items = [bytes(row.json)[:-1] + b',"result_type":"user"}' for row in rows]
+    if found is not None:
+        with desk.store.scanning() as scans:
+            items = [splice(user, {"result_type": "user"}) for user in scans.users_found(found, SEARCH_MAX)]
     return raw_response(request, list_items(request, "results", items))

@@ -9,20 +9,20 @@ parameter of the request (``per_page``, ``include``, ``exclude_deleted``) as Zen
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import Connection
 
 from deskstream.api.deps import Admin, DeskDep
 from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
 from deskstream.api.responses import link, raw_response
-from deskstream.exceptions import NotFound, TooRecent
+from deskstream.exceptions import NotFound
 from deskstream.export import sideloads
 from deskstream.export.cursor import Position, decode_cursor, encode_cursor
 from deskstream.export.framing import frame
-from deskstream.export.horizon import visible_until
+from deskstream.export.horizon import check_start_time, visible_until
 from deskstream.export.pages import Page, cursor_page, page_before, time_page
 from deskstream.export.params import parse_flag, parse_includes, parse_per_page, parse_start_time
 from deskstream.export.streams import STREAMS, Selection, Stream
 from deskstream.service import Desk
+from deskstream.store.scans import Scans
 
 router = APIRouter(
     prefix="/api/v2/incremental", tags=["incremental exports"], dependencies=[Depends(incremental_rate_limit)]
@@ -47,11 +47,9 @@ def _start_time(request: Request, stream: Stream, now: int) -> tuple[int, bool]:
     """The request's ``start_time`` and whether it may be served (a too recent one is 422 unless the stream
     answers it with an empty page)."""
     start = parse_start_time(request.query_params.get("start_time"))
-    if start <= visible_until(now):
-        return start, True
     if stream.refuses_recent_start:
-        raise TooRecent()
-    return start, False
+        check_start_time(start, now)
+    return start, start <= visible_until(now)
 
 
 def _includes(request: Request, stream: Stream) -> frozenset[str]:
@@ -66,12 +64,12 @@ def _selection(request: Request, stream: Stream, includes: frozenset[str]) -> Se
 
 
 def _sideload(
-    conn: Connection, stream: Stream, page: Page, includes: frozenset[str], now: int
+    scans: Scans, stream: Stream, page: Page, includes: frozenset[str], now: int
 ) -> sideloads.Sideloaded:
     if includes and stream.key == "tickets":
-        return sideloads.for_tickets(conn, page.items, includes, now)
+        return sideloads.for_tickets(scans, page.items, includes, now)
     if includes and stream.key == "users":
-        return sideloads.for_users(conn, page.items, includes)
+        return sideloads.for_users(scans, page.items, includes)
     return sideloads.Sideloaded(page.items)
 
 
@@ -86,12 +84,12 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
     start, servable = _start_time(request, stream, now)
     page, loaded = EMPTY, sideloads.Sideloaded([])
     if servable:
-        with desk.store.read() as conn:
+        with desk.store.scanning() as scans:
             # A sample has no next page to stall on, so it is cut at 50 even inside a second.
             split_ties = sample or _split_ties(request)
             selection = _selection(request, stream, includes)
-            page = time_page(conn, selection, start, visible_until(now), per_page, split_ties)
-            loaded = _sideload(conn, stream, page, includes, now)
+            page = time_page(scans, selection, start, visible_until(now), per_page, split_ties)
+            loaded = _sideload(scans, stream, page, includes, now)
     end_time = page.last.time if page.last else start
     meta = {
         "count": page.count,
@@ -111,9 +109,9 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
     now = desk.clock.now()
     cursor = query.get("cursor")
     after = decode_cursor(cursor) if cursor else Position(_start_time(request, stream, now)[0], 0)
-    with desk.store.read() as conn:
-        page = cursor_page(conn, _selection(request, stream, includes), after, visible_until(now), per_page)
-        loaded = _sideload(conn, stream, page, includes, now)
+    with desk.store.scanning() as scans:
+        page = cursor_page(scans, _selection(request, stream, includes), after, visible_until(now), per_page)
+        loaded = _sideload(scans, stream, page, includes, now)
     after_cursor = encode_cursor(page.last or after)
     meta = {
         "after_cursor": after_cursor,
@@ -139,12 +137,12 @@ def metric_events_cursor(request: Request, desk: Desk) -> Response:
     backward = bool(before) and not after
     page = EMPTY
     if servable:
-        with desk.store.read() as conn:
+        with desk.store.scanning() as scans:
             if backward:
-                page = page_before(conn, Selection(stream), decode_cursor(before or ""), start, size)
+                page = page_before(scans, Selection(stream), decode_cursor(before or ""), start, size)
             else:
                 position = decode_cursor(after) if after else Position(start, 0)
-                page = cursor_page(conn, Selection(stream), position, visible_until(now), size)
+                page = cursor_page(scans, Selection(stream), position, visible_until(now), size)
     after_cursor = encode_cursor(page.last) if page.last else None
     before_cursor = encode_cursor(page.first) if page.first else None
     has_more = not page.end_of_stream

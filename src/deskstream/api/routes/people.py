@@ -5,14 +5,13 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import true
 
 from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep, RecordId, actor_for
 from deskstream.api.listing import list_page
 from deskstream.api.responses import item_response, json_response, raw_response
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
 from deskstream.exceptions import Forbidden, NotFound
-from deskstream.store import reader, schema
+from deskstream.store.scans import ListQuery
 
 router = APIRouter(prefix="/api/v2", tags=["users, organizations, groups"])
 
@@ -30,11 +29,11 @@ class GroupBody(BaseModel):
 
 
 def _show(request: Request, desk: DeskDep, table: str, key: str, record_id: int) -> Response:
-    with desk.store.read() as conn:
-        row = reader.record(conn, table, record_id)
+    with desk.store.scanning() as scans:
+        row = scans.record(table, record_id)
     if row is None or row.deleted_at is not None:
         raise NotFound()
-    return item_response(request, key, bytes(row.json))
+    return item_response(request, key, row.json)
 
 
 def _list_route(table: str) -> None:
@@ -44,9 +43,8 @@ def _list_route(table: str) -> None:
     """
 
     def endpoint(request: Request, desk: DeskDep, _: Agent) -> Response:
-        t = schema.metadata.tables[table]
-        with desk.store.read() as conn:
-            return raw_response(request, list_page(request, conn, t, table, t.c.deleted_at.is_(None) & true()))
+        with desk.store.scanning() as scans:
+            return raw_response(request, list_page(request, scans, ListQuery(table, live_only=True), table))
 
     endpoint.__name__ = f"list_{table}"
     router.add_api_route(f"/{table}", endpoint, methods=["GET"], name=f"list_{table}")
@@ -86,8 +84,8 @@ def update_user(user_id: RecordId, body: UserBody, request: Request, desk: DeskD
         own = user_id == principal.user_id
         if body.user.role is not None or (body.user.password is not None and not own):
             raise Forbidden()
-        with desk.store.read() as conn:
-            row = reader.record(conn, "users", user_id)
+        with desk.store.scanning() as scans:
+            row = scans.record("users", user_id)
         if row is not None and not own and orjson.loads(row.json)["role"] != "end-user":
             raise Forbidden()
     user = desk.people.update_user(user_id, body.user)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Connection
 
 from deskstream.api.deps import Agent, DeskDep, RecordId
 from deskstream.api.listing import Decorate, list_page
@@ -18,15 +17,15 @@ from deskstream.api.routes.tickets import _visible_ticket
 from deskstream.export import sideloads
 from deskstream.service import Desk
 from deskstream.service.auth import Principal
-from deskstream.store import schema
+from deskstream.store.scans import ListQuery, Scans
 
 router = APIRouter(prefix="/api/v2", tags=["ticket metrics"])
 
 
 def _one(request: Request, desk: Desk, principal: Principal, ticket_id: int) -> Response:
     ticket = orjson.loads(_visible_ticket(desk, principal, ticket_id))
-    with desk.store.read() as conn:
-        (metric_set,) = sideloads.metric_sets(conn, [ticket])
+    with desk.store.scanning() as scans:
+        (metric_set,) = sideloads.metric_sets(scans, [ticket])
     return item_response(request, "ticket_metric", metric_set)
 
 
@@ -45,15 +44,15 @@ def show_ticket_metric(ticket_metric_id: RecordId, request: Request, desk: DeskD
 @router.get("/ticket_metrics")
 def list_ticket_metrics(request: Request, desk: DeskDep, _: Agent) -> Response:
     """Every live ticket's metric set, in ticket id order, with Zendesk's list pagination."""
-    t = schema.tickets
-    with desk.store.read() as conn:
-        body = list_page(request, conn, t, "ticket_metrics", t.c.deleted_at.is_(None), decorate=_metric_sets(conn))
+    query = ListQuery("tickets", live_only=True)
+    with desk.store.scanning() as scans:
+        body = list_page(request, scans, query, "ticket_metrics", decorate=_metric_sets(scans))
     return raw_response(request, body)
 
 
-def _metric_sets(conn: Connection) -> Decorate:
+def _metric_sets(scans: Scans) -> Decorate:
     """A page of tickets becomes the page of their metric sets (one query for the page)."""
     def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, list[bytes]]]:
-        return sideloads.metric_sets(conn, [orjson.loads(item) for item in items]), {}
+        return sideloads.metric_sets(scans, [orjson.loads(item) for item in items]), {}
 
     return decorate

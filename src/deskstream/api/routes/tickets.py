@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, true
 
 from deskstream.api.deps import AnyUser, DeskDep, RecordId, actor_for
 from deskstream.api.listing import Decorate, list_page
@@ -19,7 +18,7 @@ from deskstream.exceptions import BadRequest, Forbidden, NotFound
 from deskstream.export import sideloads
 from deskstream.export.params import parse_includes
 from deskstream.service.auth import Principal
-from deskstream.store import reader, schema
+from deskstream.store.scans import ListQuery, Scans
 
 router = APIRouter(prefix="/api/v2", tags=["tickets"])
 
@@ -34,8 +33,8 @@ class TicketsBody(BaseModel):
 
 def _visible_ticket(desk: Any, principal: Principal, ticket_id: int) -> bytes:
     """The ticket's stored JSON if this caller may read it; deleted tickets and their children are 404."""
-    with desk.store.read() as conn:
-        row = reader.record(conn, "tickets", ticket_id)
+    with desk.store.scanning() as scans:
+        row = scans.record("tickets", ticket_id)
     if row is None or row.deleted_at is not None:
         raise NotFound()
     if not principal.is_agent and row.requester_id != principal.user_id:
@@ -50,12 +49,12 @@ def _includes(request: Request, principal: Principal) -> frozenset[str]:
     return parse_includes(request.query_params.get("include")) & set(sideloads.TICKET_API)
 
 
-def _decorate(conn: Connection, includes: frozenset[str], now: int) -> Decorate | None:
+def _decorate(scans: Scans, includes: frozenset[str], now: int) -> Decorate | None:
     if not includes:
         return None
 
     def decorate(items: list[bytes]) -> tuple[list[bytes], dict[str, list[bytes]]]:
-        loaded = sideloads.for_ticket_api(conn, items, includes, now)
+        loaded = sideloads.for_ticket_api(scans, items, includes, now)
         return loaded.items, loaded.arrays
 
     return decorate
@@ -69,12 +68,12 @@ def create_ticket(body: TicketBody, request: Request, desk: DeskDep, principal: 
 
 @router.get("/tickets")
 def list_tickets(request: Request, desk: DeskDep, principal: AnyUser) -> Response:
-    t = schema.tickets
-    where = t.c.deleted_at.is_(None) & (true() if principal.is_agent else t.c.requester_id == principal.user_id)
+    own = () if principal.is_agent else (("requester_id", principal.user_id),)
+    query = ListQuery("tickets", live_only=True, equals=own)
     includes = _includes(request, principal)
-    with desk.store.read() as conn:
-        decorate = _decorate(conn, includes, desk.clock.now())
-        return raw_response(request, list_page(request, conn, t, "tickets", where, decorate=decorate))
+    with desk.store.scanning() as scans:
+        decorate = _decorate(scans, includes, desk.clock.now())
+        return raw_response(request, list_page(request, scans, query, "tickets", decorate=decorate))
 
 
 @router.get("/tickets/{ticket_id}")
@@ -82,13 +81,15 @@ def show_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal:
     body, includes = _visible_ticket(desk, principal, ticket_id), _includes(request, principal)
     if not includes:
         return item_response(request, "ticket", body)
-    with desk.store.read() as conn:
-        loaded = sideloads.for_ticket_api(conn, [body], includes, desk.clock.now())
+    with desk.store.scanning() as scans:
+        loaded = sideloads.for_ticket_api(scans, [body], includes, desk.clock.now())
     return item_response(request, "ticket", loaded.items[0], loaded.arrays)
 
 
 @router.put("/tickets/update_many")
-def update_many(body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser, ids: str = Query(...)) -> Response:
+def update_many(
+    body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser, ids: str = Query(...)
+) -> Response:
     """One bulk change: every ticket stamped in the same second, as a macro or a bulk edit in Zendesk."""
     if not principal.is_agent:
         raise Forbidden()
@@ -126,18 +127,18 @@ def _job(request: Request, desk: Any, results: list[dict[str, Any]]) -> Response
         "message": f"Completed at {iso(now)}",
         "results": results,
     }
-    with desk.store.write() as conn:
-        reader.save_job_status(conn, job, now)
+    with desk.store.writing() as w:
+        w.save_job_status(job, now)
     return json_response(request, {"job_status": job})
 
 
 @router.get("/job_statuses/{job_id}")
 def show_job_status(job_id: str, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
-    with desk.store.read() as conn:
-        body = reader.job_status(conn, job_id)
+    with desk.store.scanning() as scans:
+        body = scans.job_status(job_id)
     if body is None:
         raise NotFound()
-    return item_response(request, "job_status", bytes(body))
+    return item_response(request, "job_status", body)
 
 
 @router.put("/tickets/{ticket_id}")
@@ -162,17 +163,14 @@ def ticket_audits(ticket_id: RecordId, request: Request, desk: DeskDep, principa
     if not principal.is_agent:
         raise Forbidden()
     _visible_ticket(desk, principal, ticket_id)
-    e = schema.ticket_events
-    with desk.store.read() as conn:
-        return raw_response(request, list_page(request, conn, e, "audits", e.c.ticket_id == ticket_id, "audit_json"))
+    query = ListQuery("ticket_events", column="audit_json", equals=(("ticket_id", ticket_id),))
+    with desk.store.scanning() as scans:
+        return raw_response(request, list_page(request, scans, query, "audits"))
 
 
 @router.get("/tickets/{ticket_id}/comments")
 def ticket_comments(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     _visible_ticket(desk, principal, ticket_id)
-    c = schema.comments
-    where = c.c.ticket_id == ticket_id
-    if not principal.is_agent:
-        where = where & c.c.public.is_(True)
-    with desk.store.read() as conn:
-        return raw_response(request, list_page(request, conn, c, "comments", where))
+    query = ListQuery("comments", equals=(("ticket_id", ticket_id),), public_only=not principal.is_agent)
+    with desk.store.scanning() as scans:
+        return raw_response(request, list_page(request, scans, query, "comments"))
