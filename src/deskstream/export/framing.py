@@ -2,7 +2,7 @@
 that point from one page to the next. The only framer and the only link builder: the exports and every list and
 single-item answer of the API use these.
 
-Stored items keep the ``url`` placeholder :data:`deskstream.store.schema.URL_BASE`; the HTTP layer replaces it
+Stored items keep the ``url`` placeholder :data:`deskstream.base_url.URL_BASE`; the HTTP layer replaces it
 with the request's own scheme and host in one pass over the finished body. Links are built here from plain values
 (no HTTP types), so :mod:`deskstream.export` stays free of the web layer.
 """

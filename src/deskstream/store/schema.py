@@ -23,8 +23,6 @@ from sqlalchemy import (
     Text,
 )
 
-from deskstream.base_url import URL_BASE  # noqa: F401  (until api/responses.py and routes/tickets.py import it)
-
 metadata = MetaData()
 
 schema_migrations = Table(
@@ -219,21 +217,3 @@ sla_states = Table(
     Column("json", LargeBinary, nullable=False),
 )
 Index("ix_sla_states_deadline", sla_states.c.next_deadline)
-
-#: The tables of the first schema version, in creation order (later versions add theirs in store/migrations.py).
-BASE_TABLES = (
-    schema_migrations,
-    id_sequences,
-    kv,
-    users,
-    api_tokens,
-    organizations,
-    groups,
-    tickets,
-    ticket_versions,
-    ticket_events,
-    comments,
-    ticket_metric_events,
-    sla_policies,
-    job_statuses,
-)
