@@ -14,7 +14,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from deskstream.store import migrations
 from deskstream.store.errors import DuplicateRecord, StoreError, StoreUnavailable
@@ -64,17 +71,24 @@ def masked(url: str) -> str:
         return url.split("@", 1)[-1] if "@" in url else url
 
 
+def _first_line(error: BaseException | None) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 @contextmanager
 def _translated() -> Iterator[None]:
     """SQLAlchemy's and the drivers' exceptions as the store's own (:mod:`deskstream.store.errors`)."""
     try:
         yield
     except IntegrityError as error:
-        raise DuplicateRecord(str(error.orig).splitlines()[0]) from error
+        raise DuplicateRecord(_first_line(error.orig)) from error
     except OperationalError as error:
-        raise StoreUnavailable(str(error.orig).strip().splitlines()[0]) from error
+        raise StoreUnavailable(_first_line(error.orig)) from error
     except DBAPIError as error:
-        raise StoreError(str(error.orig).strip().splitlines()[0]) from error
+        raise StoreError(_first_line(error.orig)) from error
+    except SQLAlchemyError as error:  # a pool that timed out, a connection that was closed under us
+        raise StoreUnavailable(_first_line(error)) from error
 
 
 class Store:
