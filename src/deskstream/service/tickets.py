@@ -123,6 +123,7 @@ class TicketService(ServiceBase):
     ) -> list[dict[str, Any]]:
         """One bulk change: every ticket in one transaction, stamped with the same second (a macro, a trigger)."""
         with self.writing(writer) as w:
+            w.lock_tickets(ticket_ids)  # all at once, in id order: two bulk changes never deadlock
             now = self.clock.now()
             return [self._update(w, ticket_id, data, actor, now)[0] for ticket_id in ticket_ids]
 

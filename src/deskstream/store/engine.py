@@ -128,9 +128,9 @@ class Store:
 
     @contextmanager
     def writing(self) -> Iterator[Writer]:
-        """A write transaction as a :class:`Writer`."""
+        """A write transaction as a :class:`Writer` (which locks the tickets it loads)."""
         with self.write() as conn:
-            yield Writer(conn)
+            yield Writer(conn, locking=True)
 
     @contextmanager
     def reading(self) -> Iterator[Writer]:

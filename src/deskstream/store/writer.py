@@ -25,6 +25,9 @@ _t, _v, _s = schema.tickets, schema.ticket_versions, schema.sla_states
 _LOAD_TICKET = select(_t.c.json, _t.c.version, _t.c.deleted_at, _t.c.updated_at, _t.c.created_at).where(
     _t.c.id == bindparam("ticket_id")
 )
+#: In a write transaction the ticket's row is locked as it is read (PostgreSQL; SQLite renders no ``FOR UPDATE``
+#: and already serializes writers with ``BEGIN IMMEDIATE``): two writers never both read version n and write n + 1.
+_LOAD_TICKET_FOR_UPDATE = _LOAD_TICKET.with_for_update()
 _TICKET_COLUMNS = [c.name for c in _t.columns if c.name != "id"]
 _UPDATE_TICKET = (
     update(_t).where(_t.c.id == bindparam("ticket_id")).values({n: bindparam(n) for n in _TICKET_COLUMNS})
@@ -160,10 +163,13 @@ def _served(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class Writer:
-    """One write transaction. Records are plain dicts (the objects Zendesk serves); rows are derived here."""
+    """One transaction's reads and writes. Records are plain dicts (the objects Zendesk serves); rows are derived
+    here. ``locking`` (a write transaction) locks each ticket row as it is loaded, and tickets are always locked in
+    id order, so concurrent writers on PostgreSQL queue on a ticket instead of colliding or deadlocking."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, locking: bool = False) -> None:
         self.conn = conn
+        self.locking = locking
 
     def allocate(self, name: str, count: int = 1) -> int:
         return allocate_ids(self.conn, name, count)
@@ -171,10 +177,17 @@ class Writer:
     # tickets ----------------------------------------------------------------------------------------------------
     def load_ticket(self, ticket_id: int) -> StoredTicket | None:
         """The current ticket; None if it never existed."""
-        row = self.conn.execute(_LOAD_TICKET, {"ticket_id": ticket_id}).first()
+        statement = _LOAD_TICKET_FOR_UPDATE if self.locking else _LOAD_TICKET
+        row = self.conn.execute(statement, {"ticket_id": ticket_id}).first()
         if row is None:
             return None
         return StoredTicket(orjson.loads(row.json), row.version, row.created_at, row.updated_at, row.deleted_at)
+
+    def lock_tickets(self, ticket_ids: list[int]) -> None:
+        """Lock these tickets' rows now, in id order (a bulk change, before it loads them one by one)."""
+        if self.locking and ticket_ids:
+            t = schema.tickets
+            self.conn.execute(select(t.c.id).where(t.c.id.in_(sorted(set(ticket_ids)))).order_by(t.c.id).with_for_update())
 
     def save_ticket(self, version: TicketVersion) -> None:
         """Write a ticket's new version: the current row (insert for version 1) and its history row."""
@@ -303,7 +316,8 @@ class Writer:
             where = (t.c.requester_id == user_id) | (t.c.assignee_id == user_id)
         else:
             where = t.c.organization_id == organization_id
-        return list(self.conn.execute(select(t.c.id).where(where, t.c.deleted_at.is_(None))).scalars())
+        query = select(t.c.id).where(where, t.c.deleted_at.is_(None)).order_by(t.c.id)
+        return list(self.conn.execute(query).scalars())
 
     # SLA engine (service/sla.py) ----------------------------------------------------------------------------------
     def load_sla_policies(self) -> list[dict[str, Any]]:
@@ -329,12 +343,21 @@ class Writer:
     def due_sla_tickets(self, now: int, limit: int = 500) -> list[int]:
         """Tickets with an SLA target that passed before ``now``, locked for this transaction.
 
-        On PostgreSQL the rows are claimed with ``FOR UPDATE SKIP LOCKED`` so that several server processes share
-        the work; on SQLite the write transaction already holds the database's one write lock.
+        On PostgreSQL the *tickets'* rows are claimed with ``FOR UPDATE SKIP LOCKED``: several server processes share
+        the work, and a ticket being changed right now is left to the next pass (its change already writes its SLA
+        state under the same lock, so lock order is always ticket first). On SQLite the write transaction already
+        holds the database's one write lock.
         """
-        s = schema.sla_states
-        query = select(s.c.ticket_id).where(s.c.next_deadline < now).order_by(s.c.next_deadline).limit(limit)
-        return list(self.conn.execute(query.with_for_update(skip_locked=True)).scalars())
+        s, t = schema.sla_states, schema.tickets
+        query = (
+            select(s.c.ticket_id)
+            .join(t, t.c.id == s.c.ticket_id)
+            .where(s.c.next_deadline < now)
+            .order_by(s.c.next_deadline, s.c.ticket_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=t)
+        )
+        return list(self.conn.execute(query).scalars())
 
     def mark_breach_deleted(self, event_id: int) -> None:
         """A breach undone (its target moved past it, or no longer applies) keeps its row with ``deleted: true``."""
