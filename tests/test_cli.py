@@ -107,6 +107,7 @@ BAD_USAGE: dict[str, tuple[list[str], str]] = {
     "serve-rate-limit-word": (["serve", "--rate-limit", "abc"], "or 'off'"),
     "serve-rate-limit-negative": (["serve", "--rate-limit", "-3"], "or 'off'"),
     "serve-clock": (["serve", "--clock", "sundial"], "'real' or 'sim'"),
+    "serve-synchronous": (["serve", "--synchronous", "sometimes"], "'normal' or 'full'"),
     "serve-port-word": (["serve", "--port", "http"], "--port"),
     "serve-port-too-big": (["serve", "--port", "70000"], "65535"),
     "serve-workers-zero": (["serve", "--workers", "0"], "--workers"),

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default=False, description="Serve /api/v2/incremental/changes (a feed that cannot miss)."
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1, description="Largest accepted request body, in bytes.")
+    synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description="SQLite durability: 'normal' keeps every acknowledged write through a process crash; 'full' "
+        "also through a power loss (an fsync per commit).",
+    )
 
     @field_validator("rate_limit", mode="before")
     @classmethod

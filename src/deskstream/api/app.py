@@ -18,7 +18,7 @@ from deskstream.store import Store
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the server: opens (and migrates) the database, so several processes can each call this."""
     settings = settings or Settings()
-    store = Store(settings.db)
+    store = Store(settings.db, settings.synchronous)
     store.migrate()
     clock = make_clock(settings.clock, store)
     app = FastAPI(

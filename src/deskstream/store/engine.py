@@ -8,6 +8,8 @@ Failures of the database or its driver leave :class:`Store` as :mod:`deskstream.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,7 +40,27 @@ def _normalize_url(url: str) -> str:
     return url
 
 
-def _sqlite_engine(url: str) -> Engine:
+#: SQLite's ``synchronous`` modes deskstream offers (``serve --synchronous``). In WAL mode ``normal`` loses no
+#: committed transaction when a process dies (kill -9: the WAL is in the operating system's hands), but a power loss
+#: or an operating-system crash may lose the last ones; ``full`` fsyncs the WAL on every commit, so a 2xx survives
+#: that too, for one fsync per write. PostgreSQL's own default (``synchronous_commit=on``) is already ``full``.
+SYNCHRONOUS = ("normal", "full")
+
+
+def _set_wal(cursor: Any) -> None:
+    """``journal_mode=WAL`` may meet "database is locked" while another process creates the same file; retry."""
+    for _ in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            time.sleep(0.05)
+    cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         directory = os.path.dirname(os.path.abspath(parsed.database))
@@ -50,8 +72,8 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy's "begin" event emit BEGIN itself, so writes can ask for IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        _set_wal(cursor)
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
@@ -95,12 +117,14 @@ class Store:
     """The database behind one small interface: read and write transactions, each as a :class:`Writer` (the
     store's records in and out) or, inside ``store/`` and ``export/``'s scans, as a connection."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, synchronous: str = "normal") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
         self.url = _normalize_url(url)
         try:
             self.dialect = make_url(self.url).get_backend_name()
             if self.dialect == "sqlite":
-                self.engine = _sqlite_engine(self.url)
+                self.engine = _sqlite_engine(self.url, synchronous)
             else:
                 self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as error:
