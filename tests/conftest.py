@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -32,6 +33,8 @@ from deskstream.clock import FixedClock
 from deskstream.service import Desk
 from deskstream.settings import Settings
 from deskstream.store import Store
+
+S = TypeVar("S", bound="Server")
 
 ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
 AGENT = (demo.AGENT_EMAIL, demo.PASSWORD)
@@ -190,36 +193,30 @@ def start_server(
     raise RuntimeError(f"server did not start in {STARTUP_SECONDS} s: {log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ProcessServer]]:
-    """Start server processes on demand; all are stopped at the end of the session."""
-    servers: list[ProcessServer] = []
+def _session_servers(start: Callable[..., S]) -> Iterator[Callable[..., S]]:
+    """A factory of servers that are all stopped when the session ends."""
+    servers: list[S] = []
 
-    def make(
-        *serve_args: str, seed: Callable[[Store], object] | None = seed_accounts, db_url: str | None = None
-    ) -> ProcessServer:
-        server = start_server(tmp_path_factory.mktemp("server"), *serve_args, seed=seed, db_url=db_url)
+    def make(*args: Any, **kwargs: Any) -> S:
+        server = start(*args, **kwargs)
         servers.append(server)
         return server
 
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ProcessServer]]:
+    """Start server processes on demand: ``make_server(*serve_args, seed=..., db_url=...)``."""
+    yield from _session_servers(lambda *args, **kw: start_server(tmp_path_factory.mktemp("server"), *args, **kw))
 
 
 @pytest.fixture(scope="session")
 def make_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., AppServer]]:
-    """Start in-process servers on demand; all are stopped at the end of the session."""
-    servers: list[AppServer] = []
-
-    def make(*serve_args: str, seed: Callable[[Store], object] | None = seed_accounts) -> AppServer:
-        server = start_app(tmp_path_factory.mktemp("app"), *serve_args, seed=seed)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+    """Start in-process servers on demand: ``make_app(*serve_args, seed=...)``."""
+    yield from _session_servers(lambda *args, **kw: start_app(tmp_path_factory.mktemp("app"), *args, **kw))
 
 
 @pytest.fixture(scope="session")

@@ -143,7 +143,7 @@ def airbyte_catalog(airbyte: Airbyte) -> dict[str, Any]:
 @pytest.fixture(scope="session", autouse=True)
 def tap_first_sync(tap: Tap, tap_catalog: dict[str, Any]) -> Iterator[Background]:
     """tap-zendesk's first full sync, started when this folder's first test starts (autouse)."""
-    run = tap.sync(Tap.select(tap_catalog, TAP_STREAMS), "first")
+    run = tap.start(Tap.select(tap_catalog, TAP_STREAMS), "first")
     yield run
     run.stop()
 
@@ -151,6 +151,6 @@ def tap_first_sync(tap: Tap, tap_catalog: dict[str, Any]) -> Iterator[Background
 @pytest.fixture(scope="session", autouse=True)
 def airbyte_first_read(airbyte: Airbyte, airbyte_catalog: dict[str, Any]) -> Iterator[Background]:
     """Airbyte's first full read, started when this folder's first test starts (autouse)."""
-    run = airbyte.read(Airbyte.configure(airbyte_catalog, AIRBYTE_STREAMS), "first")
+    run = airbyte.start(Airbyte.configure(airbyte_catalog, AIRBYTE_STREAMS), "first")
     yield run
     run.stop()

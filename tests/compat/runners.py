@@ -15,7 +15,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from deskstream import demo
 
@@ -92,34 +92,51 @@ def write_json(path: Path, value: Any) -> Path:
 
 
 @dataclass(frozen=True)
-class Tap:
-    """tap-zendesk (Singer) with a config for the demo admin, in a directory of its own."""
+class Connector:
+    """A Singer tap or an Airbyte source: one of ``clients/`` with a config for the demo admin, in a directory of
+    its own; its syncs run in the background, from a catalog and, for a resumed run, a state."""
 
     env: ClientEnv
     base_url: str
     home: Path
+    script: ClassVar[str]
+    command: ClassVar[tuple[str, ...]] = ()
+
+    def settings(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def config(self) -> Path:
-        return write_json(self.home / "config.json", {
+        return write_json(self.home / "config.json", self.settings())
+
+    def start(self, catalog: dict[str, Any], name: str, state: Any = None) -> Background:
+        """Start a sync of ``catalog``'s streams (from ``state`` when given) in the background."""
+        catalog_path = write_json(self.home / f"{name}-catalog.json", catalog)
+        args = [*self.command, "--config", str(self.config()), "--catalog", str(catalog_path)]
+        if state is not None:
+            args += ["--state", str(write_json(self.home / f"{name}-state.json", state))]
+        return self.env.start(self.script, self.base_url, *args, out=self.home / f"{name}.jsonl")
+
+
+@dataclass(frozen=True)
+class Tap(Connector):
+    """tap-zendesk (Singer)."""
+
+    script: ClassVar[str] = "run_tap.py"
+
+    def settings(self) -> dict[str, Any]:
+        return {
             "subdomain": "local",
             "start_date": "2000-01-01T00:00:00Z",
             "access_token": demo.ADMIN_TOKEN,  # 2.8.2's own HTTP layer always sends Bearer access_token
             "email": demo.ADMIN_EMAIL,
             "request_timeout": 60,
-        })  # fmt: skip
+        }
 
     def discover(self) -> dict[str, Any]:
         catalog: dict[str, Any] = json.loads(
-            self.env.run("run_tap.py", self.base_url, "--config", str(self.config()), "--discover")
+            self.env.run(self.script, self.base_url, "--config", str(self.config()), "--discover")
         )
         return catalog
-
-    def sync(self, catalog: dict[str, Any], name: str, state: dict[str, Any] | None = None) -> Background:
-        """Start a sync of ``catalog``'s selected streams (from ``state`` when given) in the background."""
-        args = ["--config", str(self.config()), "--catalog", str(write_json(self.home / f"{name}-catalog.json", catalog))]
-        if state is not None:
-            args += ["--state", str(write_json(self.home / f"{name}-state.json", state))]
-        return self.env.start("run_tap.py", self.base_url, *args, out=self.home / f"{name}.singer")
 
     @staticmethod
     def select(catalog: dict[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:
@@ -133,22 +150,21 @@ class Tap:
 
 
 @dataclass(frozen=True)
-class Airbyte:
-    """Airbyte's source-zendesk-support with an API-token config for the demo admin, in a directory of its own."""
+class Airbyte(Connector):
+    """Airbyte's source-zendesk-support, with an API-token config."""
 
-    env: ClientEnv
-    base_url: str
-    home: Path
+    script: ClassVar[str] = "run_airbyte.py"
+    command: ClassVar[tuple[str, ...]] = ("read",)
 
-    def config(self) -> Path:
-        return write_json(self.home / "config.json", {
+    def settings(self) -> dict[str, Any]:
+        return {
             "subdomain": "local",
             "start_date": "2000-01-01T00:00:00Z",
             "credentials": {"credentials": "api_token", "email": demo.ADMIN_EMAIL, "api_token": demo.ADMIN_TOKEN},
-        })  # fmt: skip
+        }
 
     def messages(self, *args: str) -> list[dict[str, Any]]:
-        out = self.env.run("run_airbyte.py", self.base_url, *args, "--config", str(self.config()))
+        out = self.env.run(self.script, self.base_url, *args, "--config", str(self.config()))
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
     def check(self) -> str:
@@ -158,14 +174,6 @@ class Airbyte:
     def discover(self) -> dict[str, Any]:
         (catalog,) = [m["catalog"] for m in self.messages("discover") if m["type"] == "CATALOG"]
         return dict(catalog)
-
-    def read(self, catalog: dict[str, Any], name: str, state: list[dict[str, Any]] | None = None) -> Background:
-        """Start an incremental read of ``catalog``'s streams (from ``state`` when given) in the background."""
-        args = ["read", "--config", str(self.config()),
-                "--catalog", str(write_json(self.home / f"{name}-catalog.json", catalog))]  # fmt: skip
-        if state is not None:
-            args += ["--state", str(write_json(self.home / f"{name}-state.json", state))]
-        return self.env.start("run_airbyte.py", self.base_url, *args, out=self.home / f"{name}.jsonl")
 
     @staticmethod
     def configure(catalog: dict[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_a_second_read_from_its_state_emits_nothing_new(
     first = airbyte_first_read.messages()
     state = states(first)
     assert {s["stream"]["stream_descriptor"]["name"] for s in state} == set(AIRBYTE_STREAMS)
-    second = airbyte.read(Airbyte.configure(airbyte_catalog, AIRBYTE_STREAMS), "second", state).messages()
+    second = airbyte.start(Airbyte.configure(airbyte_catalog, AIRBYTE_STREAMS), "second", state).messages()
     before, again = records(first), records(second)
     for stream, emitted in again.items():
         # Zendesk's start_time is inclusive: the state's own second is read again, and nothing else.
