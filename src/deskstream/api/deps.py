@@ -18,8 +18,12 @@ def get_desk(request: Request) -> Desk:
 
 
 def current_user(request: Request) -> Principal:
-    """Any authenticated user; 401 otherwise."""
-    principal = get_desk(request).auth.authenticate(request.headers.get("authorization"))
+    """Any authenticated user; 401 otherwise (429 while the caller's failed sign-in budget is spent).
+
+    The client address is the connection's peer (the ASGI ``client``), never a header a client could write.
+    """
+    client = request.client.host if request.client else None
+    principal = get_desk(request).auth.authenticate(request.headers.get("authorization"), client)
     request.state.principal = principal
     return principal
 

@@ -76,6 +76,10 @@ class PeopleService(ServiceBase):
                 if self._user_id_by_email(w, data.email) is not None:
                     raise _email_taken(data.email)
             self._check_organization(w, data.organization_id)
+            if user["role"] == "admin" and data.role is not None and data.role != "admin":
+                self._keep_an_admin(w, user_id, "role", "Role: cannot be changed: this is the account's last admin")
+            if user["role"] == "admin" and data.suspended and not user.get("suspended"):
+                self._keep_an_admin(w, user_id, "suspended", "Suspended: the account's last admin cannot be suspended")
             before = dict(user)
             if not rules.apply_user(user, data) and data.password is None:
                 return user
@@ -95,6 +99,8 @@ class PeopleService(ServiceBase):
         """
         with self.writing(None) as w:
             user = self._load_live(w, "users", user_id)
+            if user["role"] == "admin":
+                self._keep_an_admin(w, user_id, "base", "The account's last admin cannot be deleted")
             before = dict(user)
             now = self.clock.now()
             self._changed(w, RecordChange("users", user_id, before, user, now, actor, deleted=True))
@@ -103,6 +109,18 @@ class PeopleService(ServiceBase):
             rules.touch(user, now)
             w.update_record("users", user_id, {"updated_at": now, "deleted_at": now}, user)
             return user
+
+    @staticmethod
+    def _keep_an_admin(w: Writer, user_id: int, field: str, message: str) -> None:
+        """Refuse (422 on ``field``) to delete, demote or suspend ``user_id`` if no other admin could then sign in.
+
+        Otherwise nobody could sign in as an admin again: no one could create or promote one. The live admins are
+        counted under their row locks, in the change's own transaction, so two admins demoting each other at once
+        on PostgreSQL cannot both see the other still there (:meth:`~deskstream.store.writer.Writer.lock_live_admins`).
+        """
+        others = [a for a in w.lock_live_admins() if a.user_id != user_id and not a.item.get("suspended")]
+        if not others:
+            raise Unprocessable.field(field, message)
 
     def find_or_create_end_user(self, w: Writer, requester: RequesterInput, now: int) -> int:
         """A ticket's ``requester: {email, name}``: the existing user with that email, or a new end user."""

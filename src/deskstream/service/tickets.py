@@ -14,7 +14,7 @@ import orjson
 from deskstream.clock import Clock
 from deskstream.domain import tickets as rules
 from deskstream.domain.audits import SYSTEM_USER_ID, Audit, child_count, comment_object
-from deskstream.domain.tickets import FieldChange, TicketInput
+from deskstream.domain.tickets import CommentInput, FieldChange, TicketInput
 from deskstream.exceptions import Forbidden, NotFound, Unprocessable
 from deskstream.service.context import Actor, ServiceBase
 from deskstream.service.people import PeopleService, RecordChange
@@ -89,6 +89,7 @@ class TicketService(ServiceBase):
         wanted.setdefault("requester_id", actor.user_id)
         wanted["submitter_id"] = actor.user_id
         self._check_references(w, wanted)
+        author = self._comment_author(w, data.comment, actor)
         if "organization_id" not in wanted:
             requester = w.load_record("users", wanted["requester_id"])
             wanted["organization_id"] = requester.item["organization_id"] if requester and requester.live else None
@@ -97,7 +98,6 @@ class TicketService(ServiceBase):
         ticket["description"] = body
         ticket["raw_subject"] = ticket["subject"]
         public_comment = data.comment.public if data.comment else True
-        author = (data.comment.author_id if data.comment and data.comment.author_id else None) or actor.user_id
         html = data.comment.html_body if data.comment else None
         self._record(w, None, ticket, changes, actor, now, (author, body, public_comment, html), version=1, created=now)
         return ticket
@@ -141,10 +141,11 @@ class TicketService(ServiceBase):
         if actor.role == "end-user":
             wanted = {k: v for k, v in wanted.items() if k in ("subject", "collaborator_ids")}
         self._check_references(w, wanted)
+        has_comment = data.comment is not None and bool(data.comment.body or data.comment.html_body)
+        author = self._comment_author(w, data.comment, actor) if has_comment else actor.user_id
         changes = rules.apply_changes(ticket, wanted, creating=False)
         comment = None
-        if data.comment is not None and (data.comment.body or data.comment.html_body):
-            author = data.comment.author_id or actor.user_id
+        if data.comment is not None and has_comment:
             public_comment = True if actor.role == "end-user" else data.comment.public
             body = data.comment.body or data.comment.html_body or ""
             comment = (author, body, public_comment, data.comment.html_body)
@@ -250,6 +251,20 @@ class TicketService(ServiceBase):
         if stored is None or not stored.live:
             raise NotFound()
         return stored
+
+    @staticmethod
+    def _comment_author(w: Writer, comment: CommentInput | None, actor: Actor) -> int:
+        """Whose comment this is. An end user's is always their own: ``author_id`` is ignored, as the fields an end
+        user may not set are (Zendesk's end users comment through the Requests API, which has no author). An agent
+        or admin may write it as another user, who must exist and not be deleted (else 422 naming ``author_id``).
+        """
+        wanted = comment.author_id if comment is not None else None
+        if actor.role == "end-user" or not wanted or wanted == actor.user_id:
+            return actor.user_id
+        found = w.load_record("users", wanted)
+        if found is None or not found.live:
+            raise Unprocessable.field("author_id", f"Author: {wanted} not found")
+        return wanted
 
     def _check_references(self, w: Writer, wanted: dict[str, Any]) -> None:
         """Ids a change points at must exist: Zendesk answers 422 for an unknown assignee, group or organization."""

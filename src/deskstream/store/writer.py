@@ -252,6 +252,23 @@ class Writer:
         row = self.conn.execute(_LIVE_USER, {"user_id": user_id}).first()
         return None if row is None else LiveUser(user_id, row.role, orjson.loads(row.json))
 
+    def lock_live_admins(self) -> list[LiveUser]:
+        """The live (not deleted) admins, in id order, their rows locked until this transaction ends.
+
+        On PostgreSQL this is ``SELECT ... FOR UPDATE``: a second transaction asking for them waits for the first to
+        commit, then sees the admins as that commit left them (read committed re-checks a locked row against the
+        ``WHERE``), so two concurrent demotions of the last two admins cannot both count two. On SQLite the write
+        transaction already holds the database's one write lock (``BEGIN IMMEDIATE``).
+        """
+        u = schema.users
+        query = (
+            select(u.c.id, u.c.role, u.c.json)
+            .where(u.c.role == "admin", u.c.deleted_at.is_(None))
+            .order_by(u.c.id)
+            .with_for_update()
+        )
+        return [LiveUser(row.id, row.role, orjson.loads(row.json)) for row in self.conn.execute(query)]
+
     def add_api_token(self, user_id: int, lookup: str, token_hash: str, created_at: int) -> None:
         self.conn.execute(
             insert(schema.api_tokens).values(
@@ -281,6 +298,25 @@ class Writer:
             return 1
         except IntegrityError:  # another process created the row first
             return int(self.conn.execute(bump).scalar_one())
+
+    def hit_counts(self, keys: list[str], window_start: int) -> list[int]:
+        """Each counter's count in the window starting at ``window_start`` (0 for one not counted in that window)."""
+        t = schema.rate_limit_counters
+        rows = self.conn.execute(
+            select(t.c.key, t.c.count).where(t.c.key.in_(keys), t.c.window_start == window_start)
+        )
+        counted = {str(key): int(count) for key, count in rows}  # (a Row's .count is tuple.count)
+        return [counted.get(key, 0) for key in keys]
+
+    def take_back_hit(self, key: str, window_start: int) -> None:
+        """Undo one :meth:`count_hit` of this window (a sign-in counted before its password was checked, and right);
+        nothing once the window has passed."""
+        t = schema.rate_limit_counters
+        self.conn.execute(
+            update(t)
+            .where(t.c.key == key, t.c.window_start == window_start, t.c.count > 0)
+            .values(count=t.c.count - 1)
+        )
 
     def save_job_status(self, job: dict[str, Any], created_at: int) -> None:
         """A bulk request's ``job_status`` (``GET /api/v2/job_statuses/{id}`` serves it)."""
