@@ -51,6 +51,8 @@ def _from_validation(exc: RequestValidationError) -> DeskstreamError:
 
 
 _HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    # FastAPI's own 400 for a body its JSON decoder gave up on (nested too deep, an integer of thousands of digits).
+    400: ("InvalidJSON", "The request body is not valid JSON"),
     404: ("InvalidEndpoint", "Not found"),
     405: ("MethodNotAllowed", "Method not allowed"),
 }

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import normalize_tags
 from deskstream.domain.timefmt import iso
-from deskstream.domain.validation import Id
+from deskstream.domain.validation import Id, JsonValue, Text
 
 ROLES = ("admin", "agent", "end-user")
 Role = Literal["admin", "agent", "end-user"]
@@ -23,40 +23,40 @@ class _Input(BaseModel):
 
 
 class UserInput(_Input):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    email: str | None = Field(default=None, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: Text | None = Field(default=None, min_length=1, max_length=255)
+    email: Text | None = Field(default=None, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     role: Role | None = None
     organization_id: Id | None = None
-    phone: str | None = Field(default=None, max_length=64)
-    time_zone: str | None = Field(default=None, max_length=64)
-    locale: str | None = Field(default=None, max_length=16)
-    external_id: str | None = Field(default=None, max_length=255)
-    tags: list[str] | None = None
-    details: str | None = Field(default=None, max_length=65_536)
-    notes: str | None = Field(default=None, max_length=65_536)
-    signature: str | None = Field(default=None, max_length=65_536)
+    phone: Text | None = Field(default=None, max_length=64)
+    time_zone: Text | None = Field(default=None, max_length=64)
+    locale: Text | None = Field(default=None, max_length=16)
+    external_id: Text | None = Field(default=None, max_length=255)
+    tags: list[Text] | None = None
+    details: Text | None = Field(default=None, max_length=65_536)
+    notes: Text | None = Field(default=None, max_length=65_536)
+    signature: Text | None = Field(default=None, max_length=65_536)
     verified: bool | None = None
     suspended: bool | None = None
-    user_fields: dict[str, Any] | None = None
-    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    user_fields: dict[Text, JsonValue] | None = None
+    password: Text | None = Field(default=None, min_length=1, max_length=1024)
 
 
 class OrganizationInput(_Input):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    external_id: str | None = Field(default=None, max_length=255)
-    domain_names: list[str] | None = None
-    details: str | None = Field(default=None, max_length=65_536)
-    notes: str | None = Field(default=None, max_length=65_536)
+    name: Text | None = Field(default=None, min_length=1, max_length=255)
+    external_id: Text | None = Field(default=None, max_length=255)
+    domain_names: list[Text] | None = None
+    details: Text | None = Field(default=None, max_length=65_536)
+    notes: Text | None = Field(default=None, max_length=65_536)
     group_id: Id | None = None
     shared_tickets: bool | None = None
     shared_comments: bool | None = None
-    tags: list[str] | None = None
-    organization_fields: dict[str, Any] | None = None
+    tags: list[Text] | None = None
+    organization_fields: dict[Text, JsonValue] | None = None
 
 
 class GroupInput(_Input):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=65_536)
+    name: Text | None = Field(default=None, min_length=1, max_length=255)
+    description: Text | None = Field(default=None, max_length=65_536)
     default: bool | None = None
     is_public: bool | None = None
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import PRIORITIES, STATUSES, Priority
 from deskstream.domain.timefmt import iso
-from deskstream.domain.validation import parse_input
+from deskstream.domain.validation import JsonValue, Text, parse_input
 from deskstream.exceptions import Unprocessable
 
 PolicyMetric = Literal[
@@ -54,9 +54,9 @@ class _Input(BaseModel):
 
 
 class ConditionInput(_Input):
-    field: str
-    operator: str
-    value: Any = None
+    field: Text
+    operator: Text
+    value: JsonValue = None
 
     @field_validator("field")
     @classmethod
@@ -88,8 +88,8 @@ class PolicyMetricInput(_Input):
 class PolicyInput(_Input):
     """An ``sla_policy`` create or update body (on update, only the keys given change)."""
 
-    title: str | None = Field(default=None, max_length=255)
-    description: str | None = Field(default=None, max_length=65_536)
+    title: Text | None = Field(default=None, max_length=255)
+    description: Text | None = Field(default=None, max_length=65_536)
     position: int | None = Field(default=None, ge=1, le=1_000_000)
     filter: FilterInput | None = None
     policy_metrics: list[PolicyMetricInput] | None = Field(default=None, max_length=200)

@@ -8,14 +8,13 @@ changes; the audit is built from its result (``domain.audits``), so the audit an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deskstream.base_url import URL_BASE
 from deskstream.domain.timefmt import iso, parse_iso
-from deskstream.domain.validation import Id
+from deskstream.domain.validation import Id, JsonValue, Moment, Text
 from deskstream.domain.via import CHANNEL_IDS, via_object
 from deskstream.exceptions import Conflict, Unprocessable
 
@@ -56,28 +55,28 @@ class _Input(BaseModel):
 
 
 class CommentInput(_Input):
-    body: str | None = Field(default=None, max_length=65_536)
-    html_body: str | None = Field(default=None, max_length=131_072)
+    body: Text | None = Field(default=None, max_length=65_536)
+    html_body: Text | None = Field(default=None, max_length=131_072)
     public: bool = True
     author_id: Id | None = None
 
 
 class RequesterInput(_Input):
-    email: str = Field(min_length=3, max_length=320)
-    name: str | None = Field(default=None, max_length=255)
+    email: Text = Field(min_length=3, max_length=320)
+    name: Text | None = Field(default=None, max_length=255)
 
 
 class CustomFieldInput(_Input):
     id: Id
-    value: Any = None
+    value: JsonValue = None
 
 
 class TicketInput(_Input):
     """A ticket create or update as Zendesk accepts it (unknown keys are ignored, as Zendesk ignores them)."""
 
-    subject: str | None = Field(default=None, max_length=150)
+    subject: Text | None = Field(default=None, max_length=150)
     comment: CommentInput | None = None
-    description: str | None = Field(default=None, max_length=65_536)
+    description: Text | None = Field(default=None, max_length=65_536)
     status: Status | None = None
     priority: Priority | None = None
     type: TicketType | None = None
@@ -90,18 +89,18 @@ class TicketInput(_Input):
     brand_id: Id | None = None
     ticket_form_id: Id | None = None
     problem_id: Id | None = None
-    due_at: datetime | None = None
-    external_id: str | None = Field(default=None, max_length=255)
-    tags: list[str] | None = None
-    additional_tags: list[str] | None = None
-    remove_tags: list[str] | None = None
+    due_at: Moment | None = None
+    external_id: Text | None = Field(default=None, max_length=255)
+    tags: list[Text] | None = None
+    additional_tags: list[Text] | None = None
+    remove_tags: list[Text] | None = None
     collaborator_ids: list[Id] | None = None
     follower_ids: list[Id] | None = None
     email_cc_ids: list[Id] | None = None
     custom_fields: list[CustomFieldInput] | None = None
     fields: list[CustomFieldInput] | None = None
     safe_update: bool = False
-    updated_stamp: str | None = None
+    updated_stamp: Text | None = None
 
     @field_validator("requester", mode="before")
     @classmethod
@@ -287,9 +286,9 @@ def check_safe_update(ticket: dict[str, Any], data: TicketInput) -> None:
         raise Unprocessable.field("updated_stamp", "Updated stamp: is required with safe_update")
     try:
         stamp = parse_iso(data.updated_stamp)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise Unprocessable.field("updated_stamp", "Updated stamp: is not a valid time") from None
-    if iso(stamp) != ticket["updated_at"]:
+    if stamp != parse_iso(ticket["updated_at"]):  # seconds, not iso(stamp): a year past 9999 cannot be written
         raise Conflict()
 
 

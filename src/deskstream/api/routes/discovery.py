@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request, Response
 from deskstream.api.deps import Agent, DeskDep
 from deskstream.api.listing import list_items
 from deskstream.api.responses import raw_response
+from deskstream.domain.validation import Text
 from deskstream.exceptions import BadRequest
 from deskstream.export.framing import splice
 from deskstream.store.scans import UserSearch
@@ -144,9 +145,12 @@ def _user_search(query: str) -> UserSearch | None:
 
 
 @router.get("/search")
-def search(request: Request, desk: DeskDep, _: Agent) -> Response:
-    """Zendesk's search, over users only: ``{"results": [...], "count", "next_page", "previous_page"}``."""
-    found = _user_search(request.query_params.get("query", ""))
+def search(request: Request, desk: DeskDep, _: Agent, query: Text = "") -> Response:
+    """Zendesk's search, over users only: ``{"results": [...], "count", "next_page", "previous_page"}``.
+
+    ``query`` is text: a NUL is a 400, before PostgreSQL would refuse it in the email look-up.
+    """
+    found = _user_search(query)
     items: list[bytes] = []
     if found is not None:
         with desk.store.scanning() as scans:

@@ -14,6 +14,7 @@ from deskstream.api.deps import Admin, Agent, DeskDep, RecordId
 from deskstream.api.listing import list_items
 from deskstream.api.responses import json_response, raw_response
 from deskstream.domain.sla import parse_policy_input
+from deskstream.domain.validation import is_id
 from deskstream.exceptions import Unprocessable
 
 router = APIRouter(prefix="/api/v2/slas", tags=["SLA policies"])
@@ -39,7 +40,7 @@ def create_policy(request: Request, desk: DeskDep, _: Admin, body: Any = Body(..
 @router.put("/policies/reorder")
 def reorder_policies(request: Request, desk: DeskDep, _: Admin, body: Any = Body(...)) -> Response:
     ids = body.get("sla_policy_ids") if isinstance(body, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    if not isinstance(ids, list) or not all(is_id(i) for i in ids):
         raise Unprocessable.field("sla_policy_ids", "Sla policy ids: must be a list of policy ids")
     return json_response(request, {"sla_policies": desk.sla.reorder(ids)})
 

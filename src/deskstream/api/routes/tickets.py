@@ -14,6 +14,7 @@ from deskstream.api.responses import item_response, json_response, raw_response
 from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import TicketInput
 from deskstream.domain.timefmt import iso
+from deskstream.domain.validation import MAX_ID, Text, is_id
 from deskstream.exceptions import BadRequest, Forbidden, NotFound
 from deskstream.export import sideloads
 from deskstream.export.params import parse_includes
@@ -97,6 +98,8 @@ def update_many(
         ticket_ids = [int(part) for part in ids.split(",") if part.strip()]
     except ValueError:
         raise BadRequest("ids must be a comma-separated list of ticket ids") from None
+    if not all(is_id(ticket_id) for ticket_id in ticket_ids):
+        raise BadRequest(f"ids must be ticket ids, from 1 to {MAX_ID}")
     if not ticket_ids or len(ticket_ids) > 100:
         raise BadRequest("ids must name between 1 and 100 tickets")
     tickets = desk.tickets.update_many(ticket_ids, body.ticket, actor_for(request, principal))
@@ -133,7 +136,7 @@ def _job(request: Request, desk: Any, results: list[dict[str, Any]]) -> Response
 
 
 @router.get("/job_statuses/{job_id}")
-def show_job_status(job_id: str, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def show_job_status(job_id: Text, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     with desk.store.scanning() as scans:
         body = scans.job_status(job_id)
     if body is None:
