@@ -11,12 +11,16 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from deskstream.clock import SimClock
+from deskstream.domain.tickets import CommentInput, TicketInput
+from deskstream.service import Actor, Desk
 from deskstream.store import schema
 from tests.conftest import ADMIN, ProcessServer, seed_accounts, start_server
 from tests.helpers import pg_database
@@ -91,3 +95,83 @@ def test_concurrent_updates_on_two_servers_on_one_postgresql_serialize_and_lose_
         finally:
             for server in servers:
                 server.stop()
+
+
+def test_a_write_that_commits_long_after_its_stamp_is_never_passed_by_the_cursor_export(tmp_path: Path) -> None:
+    """A transaction stamps second T and stays open while the clock runs minutes past the horizon and a later write
+    (a system update of another ticket: it allocates no id, so nothing else orders it) commits; a reader following
+    the cursor export must not pass T before the open write commits, or it would never serve it."""
+    with pg_database("late_commit") as store:
+        ids = seed_accounts(store)
+        url = store.url.replace("postgresql+psycopg://", "postgresql://")
+        server = start_server(tmp_path, "--clock", "sim", "--rate-limit", "off", db_url=url)
+        clock = SimClock(store)
+        desk = Desk(store, clock)
+        admin_actor = Actor(ids["admin"], "admin")
+        opened, release, seen, where = threading.Event(), threading.Event(), [], []
+        late: dict[str, int] = {}
+
+        def slow_write() -> None:
+            with store.writing() as w:  # stamps now, then holds its transaction open
+                made = TicketInput(subject="late", comment=CommentInput(body="b"))
+                late["id"] = desk.tickets.create(made, admin_actor, writer=w)["id"]
+                opened.set()
+                release.wait(60)
+
+        def move_clock(seconds: int) -> None:
+            """Straight to the stored clock: the open write must not be what orders this."""
+            with store.engine.begin() as conn:
+                moved = "UPDATE kv SET value = CAST(CAST(value AS BIGINT) + :s AS TEXT) WHERE key = 'clock.now'"
+                conn.execute(text(moved), {"s": seconds})
+
+        def settled(done: Callable[[], bool], waiting: int) -> None:
+            """Until ``done``, or until ``waiting`` sessions wait for an advisory lock (the open write's)."""
+            query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not done():
+                with store.read() as conn:
+                    if conn.execute(query).scalar_one() >= waiting:
+                        return
+                time.sleep(0.02)
+
+        def follow(url: str = "/api/v2/incremental/tickets/cursor?start_time=0") -> None:
+            """Read the cursor export to its end, as a sync client does; remember where it stopped."""
+            with httpx.Client(base_url=server.base_url, auth=ADMIN, timeout=120) as reader:
+                page = reader.get(url).json()
+                while True:
+                    seen.extend(t["id"] for t in page["tickets"])
+                    if page["end_of_stream"]:
+                        break
+                    page = reader.get(page["after_url"]).json()
+            where.append(page["after_url"])
+
+        try:
+            admin = server.client(ADMIN)
+            made_user = admin.post("/api/v2/users", json={"user": {"name": "C", "email": "c@example.net"}})
+            customer = made_user.json()["user"]
+            other = admin.post("/api/v2/tickets", json={"ticket": {"requester_id": customer["id"],
+                                                                   "comment": {"body": "b"}}}).json()["ticket"]
+            writer = threading.Thread(target=slow_write)
+            writer.start()
+            assert opened.wait(30)
+            move_clock(200)
+            renamed = {"user": {"name": "Renamed"}}  # a system update of ``other``, stamped T + 200
+            later = threading.Thread(target=lambda: admin.put(f"/api/v2/users/{customer['id']}", json=renamed))
+            later.start()
+            # The later write either commits (nothing orders it behind the open one) or waits for it: see which.
+            settled(lambda: not later.is_alive(), waiting=1)
+            move_clock(200)
+            reading = threading.Thread(target=follow)
+            reading.start()
+            settled(lambda: not reading.is_alive(), waiting=2)
+            release.set()
+            for thread in (writer, later, reading):
+                thread.join(60)
+            # Later, the client resumes from where it stopped, once the horizon has passed every write.
+            admin.post("/_deskstream/clock", json={"advance": 600})
+            follow(where[-1])
+            assert late["id"] in seen, "the export passed a write that committed after its stamp: never served"
+            assert other["id"] in seen
+        finally:
+            release.set()
+            server.stop()

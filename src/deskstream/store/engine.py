@@ -3,6 +3,11 @@
 Writes on SQLite take the write lock *before* reading the clock (``BEGIN IMMEDIATE``), so commit order equals
 timestamp order and an export can never miss a change that commits late (spec/model.md § Integrity).
 Failures of the database or its driver leave :class:`Store` as :mod:`deskstream.store.errors` (one choke point).
+
+On PostgreSQL the same order is made with an advisory lock (:data:`STAMP_LOCK`): every write transaction that may
+stamp an exported item takes it before the service reads the clock and holds it until commit, so stamps are taken in
+commit order; an export scan first waits for the write in flight, if any, so it never serves a position that a
+later commit could land behind, however long that commit takes (docs/architecture.md § Commit order).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from deskstream.store.scans import Scans
 from deskstream.store.writer import Writer
 
 _WRITE = "deskstream_write"
+
+#: The PostgreSQL advisory lock of the stamp order (any constant of deskstream's own: "desk" in ASCII).
+STAMP_LOCK = 0x6465736B
 
 
 def _normalize_url(url: str) -> str:
@@ -139,9 +147,14 @@ class Store:
             return migrations.migrate(conn)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+    def write(self, stamped: bool = True) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        ``stamped`` (the default): it may stamp exported items, so on PostgreSQL it takes the stamp lock first.
+        """
         with _translated(), self._write_engine.begin() as conn:
+            if stamped and self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STAMP_LOCK})")
             yield conn
 
     @contextmanager
@@ -151,9 +164,10 @@ class Store:
             yield conn
 
     @contextmanager
-    def writing(self) -> Iterator[Writer]:
-        """A write transaction as a :class:`Writer` (which locks the tickets it loads)."""
-        with self.write() as conn:
+    def writing(self, stamped: bool = True) -> Iterator[Writer]:
+        """A write transaction as a :class:`Writer` (which locks the tickets it loads); ``stamped=False`` for a
+        write that stamps nothing an export serves (a rate-limit counter)."""
+        with self.write(stamped) as conn:
             yield Writer(conn, locking=True)
 
     @contextmanager
@@ -164,8 +178,16 @@ class Store:
 
     @contextmanager
     def scanning(self) -> Iterator[Scans]:
-        """A read transaction for an export page and its sideloads (one snapshot for all of them)."""
+        """A read transaction for an export page and its sideloads.
+
+        On PostgreSQL it first waits for the write in flight to commit (taking the stamp lock shared, and letting it
+        go at once): the caller has read the clock before, so every write stamped up to then has committed, and a
+        later one stamps later. Its statements then see what had committed when each began (read committed).
+        """
         with self.read() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock_shared({STAMP_LOCK})")
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock_shared({STAMP_LOCK})")
             yield Scans(conn)
 
     def kv_get(self, key: str) -> str | None:
