@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,9 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from click.testing import CliRunner
+
+from deskstream.cli import cli
 from deskstream.settings import Settings
 from deskstream.store import Store
 
@@ -23,17 +27,41 @@ if TYPE_CHECKING:
     from conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 
-def deskstream(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The command in a process of its own; ``env`` is added to this process's environment."""
-    return subprocess.run(
+@dataclass(frozen=True)
+class Ran:
+    """What a run of the command left: its exit code and what it wrote."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def shell(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:
+    """The command in a process of its own, as a shell runs it; ``env`` is added to this process's environment."""
+    done = subprocess.run(
         [sys.executable, "-m", "deskstream", *args],
         check=False, capture_output=True, text=True, timeout=60, cwd=cwd, env={**os.environ, **(env or {})},
     )  # fmt: skip
+    return Ran(done.returncode, done.stdout, done.stderr)
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+def deskstream(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:
+    """The command's entry point run in this process by click's runner (a process start costs more than the
+    command): the same root group, its exit code and streams; an exception that escaped it counts as a traceback."""
+    previous = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, list(args), env=env, prog_name="deskstream")
+    finally:
+        os.chdir(previous)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += f"Traceback (escaped the command): {result.exception!r}"
+    return Ran(result.exit_code, result.stdout, stderr)
+
+
+def assert_one_line_error(result: Ran, code: int = 2) -> str:
     """Exit ``code``, nothing on stdout, one ``error:`` line on stderr and no traceback; returns that line."""
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     assert (result.returncode, result.stdout) == (code, ""), result.stderr
@@ -150,6 +178,13 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, args: list[str], words
     line = assert_one_line_error(deskstream(*filled, cwd=tmp_path))
     assert words in line
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]  # checked before any database was opened or made
+
+
+@pytest.mark.parametrize("case", ["serve-db-bogus-scheme", "serve-rate-limit-word", "users-create-db-unreachable-postgres",
+                                  "no-command"])
+def test_at_a_real_shell_too_bad_usage_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+    args, words = BAD_USAGE[case]
+    assert words in assert_one_line_error(shell(*args, cwd=tmp_path))
 
 
 def test_a_bad_setting_from_the_environment_is_one_line_and_exit_2(tmp_path: Path) -> None:

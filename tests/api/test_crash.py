@@ -23,7 +23,7 @@ from tests.conftest import ADMIN, seed_accounts, seeded_database, start_server
 from tests.helpers import pg_database
 
 WRITERS = 3
-SECONDS = 3.0
+SECONDS = 1.5
 
 
 @contextmanager
