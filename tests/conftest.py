@@ -150,9 +150,14 @@ def settings_of(serve_args: tuple[str, ...], db_url: str) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def start_app(directory: Path, *serve_args: str, seed: Callable[[Store], object] | None = seed_accounts) -> AppServer:
-    """deskstream in this process over a fresh, seeded database."""
-    db_url = seeded_database(directory, seed)
+def start_app(
+    directory: Path,
+    *serve_args: str,
+    seed: Callable[[Store], object] | None = seed_accounts,
+    db_url: str | None = None,
+) -> AppServer:
+    """deskstream in this process over a fresh, seeded database, or, given ``db_url``, over that one."""
+    db_url = db_url or seeded_database(directory, seed)
     app = create_app(settings_of(serve_args, db_url))
     lifespan = TestClient(app)
     lifespan.__enter__()

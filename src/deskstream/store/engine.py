@@ -37,6 +37,11 @@ from deskstream.store.writer import Writer
 
 _WRITE = "deskstream_write"
 
+#: Connections one process keeps to PostgreSQL, and how many more it may open at a peak. Requests beyond that wait
+#: for a connection rather than open one: PostgreSQL's default ``max_connections`` is 100, and two servers of
+#: ``--workers 2`` at 12 each leave room for others (at 30 each, four processes refused clients under load).
+POOL_SIZE, POOL_OVERFLOW = 8, 4
+
 #: The PostgreSQL advisory lock of the stamp order (any constant of deskstream's own: "desk" in ASCII).
 STAMP_LOCK = 0x6465736B
 
@@ -134,7 +139,9 @@ class Store:
             if self.dialect == "sqlite":
                 self.engine = _sqlite_engine(self.url, synchronous)
             else:
-                self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+                self.engine = create_engine(
+                    self.url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=60, pool_pre_ping=True
+                )
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as error:
             raise StoreUnavailable(f"not a database URL deskstream can open: {masked(url)} ({error})") from error
         except OSError as error:

@@ -1,0 +1,91 @@
+"""200 clients at once over two servers on one database, for a bounded time: every answer is a success or
+Zendesk's 429 for the export budget, never an error (SQLite, and PostgreSQL where a server answers)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN, AGENT, seed_accounts, seeded_database, start_server
+from tests.helpers import pg_database
+
+CLIENTS = 200
+SECONDS = 2.0
+
+
+@contextmanager
+def sqlite_database(directory: Path) -> Iterator[str]:
+    yield seeded_database(directory, seed_accounts)
+
+
+@contextmanager
+def postgresql_database(_: Path) -> Iterator[str]:
+    with pg_database("load") as store:
+        seed_accounts(store)
+        yield store.url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.mark.parametrize("database", [sqlite_database, postgresql_database], ids=["sqlite", "postgresql"])
+def test_200_clients_over_two_servers_get_only_successes_and_the_export_budgets_429(
+    tmp_path: Path, database: object
+) -> None:
+    with database(tmp_path) as url:  # type: ignore[operator]
+        servers = [start_server(tmp_path, db_url=url) for _ in range(2)]
+        try:
+            seeded = servers[0].client(ADMIN).post(
+                "/api/v2/tickets/create_many",
+                json={"tickets": [{"subject": f"load {i}", "comment": {"body": "b"}} for i in range(20)]},
+            )
+            assert seeded.status_code == 200, seeded.text
+            ids = [r["id"] for r in seeded.json()["job_status"]["results"]]
+            statuses: Counter[int] = Counter()
+            failures: list[str] = []
+            lock = threading.Lock()
+            start = threading.Barrier(CLIENTS)
+
+            def client(n: int) -> None:
+                rng = random.Random(n)
+                who = ADMIN if n % 2 else AGENT
+                with httpx.Client(base_url=servers[n % 2].base_url, auth=who, timeout=120) as http:
+                    start.wait()
+                    deadline = time.monotonic() + SECONDS
+                    while time.monotonic() < deadline:
+                        kind = rng.randrange(4)
+                        if kind == 0 and who == AGENT:
+                            kind = 3  # exports are for admins
+                        try:
+                            if kind == 0:
+                                answer = http.get("/api/v2/incremental/tickets/cursor", params={"start_time": 0})
+                            elif kind == 1:
+                                answer = http.put(f"/api/v2/tickets/{rng.choice(ids)}",
+                                                  json={"ticket": {"subject": f"c{n}-{rng.random()}"}})  # fmt: skip
+                            elif kind == 2:
+                                answer = http.post("/api/v2/tickets", json={"ticket": {"comment": {"body": "x"}}})
+                            else:
+                                answer = http.get(f"/api/v2/tickets/{rng.choice(ids)}")
+                        except httpx.HTTPError as error:
+                            with lock:
+                                failures.append(repr(error))
+                            return
+                        with lock:
+                            statuses[answer.status_code] += 1
+
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(300)
+            assert failures == []
+            assert set(statuses) <= {200, 201, 429}, statuses
+            assert statuses[429] > 0 and statuses[200] + statuses[201] > CLIENTS
+        finally:
+            for server in servers:
+                server.stop()
