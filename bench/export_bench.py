@@ -17,6 +17,8 @@ object) spread over 30 days, with a few same-second storms.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 import random
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from sqlalchemy import insert
 
 from deskstream import demo
@@ -141,41 +144,60 @@ def page_latency(client: httpx.Client, samples: int, rng: random.Random) -> list
     return out
 
 
-def run(quick: bool) -> dict[str, Result]:
+@contextmanager
+def database(tmp: str, n: int, postgres: str | None) -> Iterator[str]:
+    """A fresh database for a table of ``n``: a SQLite file, or a database created (then dropped) on ``postgres``."""
+    if postgres is None:
+        yield f"sqlite:///{Path(tmp) / f'export-{n}.db'}"
+        return
+    name = f"deskstream_export_bench_{n}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+        try:
+            yield postgres.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run(quick: bool, postgres: str | None = None) -> dict[str, Result]:
     small, large, samples = MODES["quick" if quick else "full"]
     results: dict[str, Result] = {}
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
         for label, n in (("small", small), ("large", large)):
-            db = f"sqlite:///{Path(tmp) / f'export-{n}.db'}"
-            store = Store(db)
-            store.migrate()
-            fill(store, n)
-            with serve(db) as base, httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {demo.ADMIN_TOKEN}"}, timeout=60
-            ) as client:
-                client.get("/api/v2/users/me")  # the first request verifies the token (argon2): not a page's cost
-                latencies = page_latency(client, samples, rng)
-                for stat in ("p50", "p99"):
-                    value = percentile(latencies, 50 if stat == "p50" else 99)
-                    limit = results[f"export_page_{stat}_ms_small"]["value"] if label == "large" else None
-                    results[f"export_page_{stat}_ms_{label}"] = result(value, f"ms/page of 1000 @{n // 1000}k", limit)
-                if label == "large":
-                    for kind in ("time", "cursor"):
-                        limit = max(in_process(store, kind, base) for _ in range(2))
-                        rate, _ = over_http(client, kind)
-                        unit = f"tickets/s @{n // 1000}k"
-                        results[f"export_{kind}_inprocess"] = result(limit, unit)
-                        results[f"export_{kind}_http"] = result(rate, unit, limit)
-            store.dispose()
+            with database(tmp, n, postgres) as db:
+                store = Store(db)
+                store.migrate()
+                fill(store, n)
+                with serve(db) as base, httpx.Client(
+                    base_url=base, headers={"Authorization": f"Bearer {demo.ADMIN_TOKEN}"}, timeout=60
+                ) as client:
+                    client.get("/api/v2/users/me")  # the first request verifies the token (argon2): not a page's cost
+                    latencies = page_latency(client, samples, rng)
+                    for stat in ("p50", "p99"):
+                        value = percentile(latencies, 50 if stat == "p50" else 99)
+                        limit = results[f"export_page_{stat}_ms_small"]["value"] if label == "large" else None
+                        unit = f"ms/page of 1000 @{n // 1000}k"
+                        results[f"export_page_{stat}_ms_{label}"] = result(value, unit, limit)
+                    if label == "large":
+                        for kind in ("time", "cursor"):
+                            limit = max(in_process(store, kind, base) for _ in range(2))
+                            rate, _ = over_http(client, kind)
+                            unit = f"tickets/s @{n // 1000}k"
+                            results[f"export_{kind}_inprocess"] = result(limit, unit)
+                            results[f"export_{kind}_http"] = result(rate, unit, limit)
+                store.dispose()
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller tables (5k/20k), fewer samples")
+    parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL: a server URL whose user may create "
+                        "databases, e.g. postgresql://postgres@127.0.0.1:5432/postgres (default: SQLite files)")
     args = parser.parse_args()
-    print_table(run(args.quick))
+    print_table(run(args.quick, args.postgres))
 
 
 if __name__ == "__main__":
