@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from deskstream import __version__
 from deskstream.api import errors, ratelimit
-from deskstream.api.middleware import BodyLimit, JsonSuffix
+from deskstream.api.middleware import BodyLimit, JsonSuffix, MethodsOfPath
 from deskstream.api.routes import ROUTERS
 from deskstream.clock import make_clock
 from deskstream.service import Desk
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    routes = [(r.path, r.methods) for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    app.add_middleware(MethodsOfPath, routes=routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonSuffix)
     ratelimit.install(app)

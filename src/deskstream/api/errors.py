@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -78,3 +79,34 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error", exc_info=exc)
         body = {"error": "InternalError", "description": "Something went wrong on our side"}
         return Response(orjson.dumps(body), status_code=500, media_type=JSON)
+
+
+class ErrorBody(BaseModel):
+    """Zendesk's error body: ``error`` is a code (``RecordInvalid``), a sentence (401's ``Couldn't authenticate
+    you``) or, for 403, an object with ``title`` and ``message``; 422's ``details`` are keyed by field."""
+
+    error: str | dict[str, str]
+    description: str | None = None
+    details: dict[str, Any] | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: The errors every route may answer: listed in the OpenAPI description by ``responses=`` on each router.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _documented("Malformed input: JSON, a parameter, a cursor or an id"),
+    401: _documented("No or wrong credentials"),
+    403: _documented("The caller's role may not do this"),
+    404: _documented("No such record, or a deleted one"),
+    422: _documented("Well-formed input with invalid values (`RecordInvalid`)"),
+    429: _documented("Over the rate limit; `Retry-After` says when to come back"),
+}
+#: A route that takes a body (every POST, PUT and DELETE: ``api.middleware.BodyLimit``) may also answer 413.
+WITH_BODY: dict[int | str, dict[str, Any]] = {413: _documented("A request body over the configured limit")}
+#: ``PUT /tickets/{id}`` with ``safe_update`` may also answer 409.
+SAFE_UPDATE: dict[int | str, dict[str, Any]] = {
+    **WITH_BODY,
+    409: _documented("safe_update with an updated_stamp that is no longer the ticket's"),
+}

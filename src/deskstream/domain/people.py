@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import normalize_tags
@@ -35,8 +35,8 @@ class UserInput(_Input):
     details: Text | None = Field(default=None, max_length=65_536)
     notes: Text | None = Field(default=None, max_length=65_536)
     signature: Text | None = Field(default=None, max_length=65_536)
-    verified: bool | None = None
-    suspended: bool | None = None
+    verified: StrictBool | None = None
+    suspended: StrictBool | None = None
     user_fields: dict[Text, JsonValue] | None = None
     password: Text | None = Field(default=None, min_length=1, max_length=1024)
 
@@ -48,8 +48,8 @@ class OrganizationInput(_Input):
     details: Text | None = Field(default=None, max_length=65_536)
     notes: Text | None = Field(default=None, max_length=65_536)
     group_id: Id | None = None
-    shared_tickets: bool | None = None
-    shared_comments: bool | None = None
+    shared_tickets: StrictBool | None = None
+    shared_comments: StrictBool | None = None
     tags: list[Text] | None = None
     organization_fields: dict[Text, JsonValue] | None = None
 
@@ -57,8 +57,8 @@ class OrganizationInput(_Input):
 class GroupInput(_Input):
     name: Text | None = Field(default=None, min_length=1, max_length=255)
     description: Text | None = Field(default=None, max_length=65_536)
-    default: bool | None = None
-    is_public: bool | None = None
+    default: StrictBool | None = None
+    is_public: StrictBool | None = None
 
 
 def new_user(user_id: int, data: UserInput, now: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from deskstream.base_url import URL_BASE
 from deskstream.domain.tickets import PRIORITIES, STATUSES, Priority
@@ -82,7 +82,7 @@ class PolicyMetricInput(_Input):
     priority: Priority
     metric: PolicyMetric
     target: int = Field(ge=1, le=10_000_000)
-    business_hours: bool = False
+    business_hours: StrictBool = False
 
 
 class PolicyInput(_Input):

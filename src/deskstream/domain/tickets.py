@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from deskstream.base_url import URL_BASE
 from deskstream.domain.timefmt import iso, parse_iso
@@ -57,7 +57,7 @@ class _Input(BaseModel):
 class CommentInput(_Input):
     body: Text | None = Field(default=None, max_length=65_536)
     html_body: Text | None = Field(default=None, max_length=131_072)
-    public: bool = True
+    public: StrictBool = True
     author_id: Id | None = None
 
 
@@ -99,7 +99,7 @@ class TicketInput(_Input):
     email_cc_ids: list[Id] | None = None
     custom_fields: list[CustomFieldInput] | None = None
     fields: list[CustomFieldInput] | None = None
-    safe_update: bool = False
+    safe_update: StrictBool = False
     updated_stamp: Text | None = None
 
     @field_validator("requester", mode="before")

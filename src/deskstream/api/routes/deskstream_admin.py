@@ -12,12 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 
 from deskstream.api.deps import Admin, DeskDep
+from deskstream.api.errors import ERRORS, WITH_BODY
 from deskstream.api.responses import json_response
 from deskstream.clock import SimClock
 from deskstream.domain.timefmt import iso
 from deskstream.exceptions import BadRequest, Unprocessable
 
-router = APIRouter(prefix="/_deskstream", tags=["deskstream"])
+router = APIRouter(responses=ERRORS, prefix="/_deskstream", tags=["deskstream"])
 
 #: The furthest one request may move the clock: a century, so an arithmetic slip cannot overflow a timestamp.
 MAX_MOVE = 100 * 366 * 86_400
@@ -32,7 +33,7 @@ def read_clock(request: Request, desk: DeskDep, _: Admin) -> Response:
     return _clock_body(request, desk.clock.now(), desk.clock.kind)
 
 
-@router.post("/clock")
+@router.post("/clock", responses=WITH_BODY)
 def move_clock(request: Request, desk: DeskDep, _: Admin, body: Any = Body(...)) -> Response:
     clock = desk.clock
     if not isinstance(clock, SimClock):

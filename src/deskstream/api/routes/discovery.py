@@ -19,6 +19,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from deskstream.api.deps import Agent, DeskDep
+from deskstream.api.errors import ERRORS
 from deskstream.api.listing import list_items
 from deskstream.api.responses import raw_response
 from deskstream.domain.validation import Text
@@ -26,7 +27,7 @@ from deskstream.exceptions import BadRequest
 from deskstream.export.framing import splice
 from deskstream.store.scans import UserSearch
 
-router = APIRouter(prefix="/api/v2", tags=["discovery"])
+router = APIRouter(responses=ERRORS, prefix="/api/v2", tags=["discovery"])
 
 #: Path → Zendesk's list key, for the kinds of record deskstream's model does not have.
 EMPTY_LISTS = {

@@ -8,9 +8,12 @@ parameter of the request (``per_page``, ``include``, ``exclude_deleted``) as Zen
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request, Response
 
 from deskstream.api.deps import Admin, DeskDep
+from deskstream.api.errors import ERRORS
 from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
 from deskstream.api.responses import link, raw_response
 from deskstream.exceptions import NotFound
@@ -25,9 +28,11 @@ from deskstream.service import Desk
 from deskstream.store.scans import Scans
 
 router = APIRouter(
+    responses=ERRORS,
     prefix="/api/v2/incremental", tags=["incremental exports"], dependencies=[Depends(incremental_rate_limit)]
 )
 sample_router = APIRouter(
+    responses=ERRORS,
     prefix="/api/v2/incremental", tags=["incremental exports"], dependencies=[Depends(sample_rate_limit)]
 )
 
@@ -36,6 +41,24 @@ SAMPLE_SIZE = 50
 #: ``ticket_metric_events`` with ``page[size]``: Zendesk's list cursor pagination, at most this many a page.
 MAX_PAGE_SIZE = 100
 EMPTY = Page([], None, None, True)
+
+#: ``start_time`` as the description states it; the handlers parse it by hand (``export.params``) to take every
+#: form clients send: ``1704067200``, ``946684800.0``, an ISO 8601 date or date-time.
+_START_TIME_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "number", "minimum": 0}, {"type": "string"}]
+}
+#: Time-based exports and samples: ``start_time`` is required.
+TIME_BASED: dict[str, Any] = {"parameters": [{
+    "name": "start_time", "in": "query", "required": True, "schema": _START_TIME_SCHEMA,
+    "description": "Unix seconds (a decimal is floored) or an ISO 8601 date or date-time",
+}]}
+#: Cursor exports: ``cursor``, or ``start_time`` on the first call; a request with neither is a 400.
+CURSOR_BASED: dict[str, Any] = {"parameters": [
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "The previous page's after_cursor; one of cursor and start_time is required"},
+    {"name": "start_time", "in": "query", "required": False, "schema": _START_TIME_SCHEMA,
+     "description": "Where the first page starts, when there is no cursor; one of cursor and start_time is required"},
+]}
 
 
 def _split_ties(request: Request) -> bool:
@@ -157,19 +180,19 @@ def metric_events_cursor(request: Request, desk: Desk) -> Response:
 
 
 # time-based --------------------------------------------------------------------------------------------------------
-@router.get("/tickets")
+@router.get("/tickets", openapi_extra=TIME_BASED)
 def incremental_tickets(request: Request, desk: DeskDep, _: Admin) -> Response:
     """Tickets changed at or after ``start_time`` (by ``generated_timestamp``), time-based."""
     return time_export(request, desk, "tickets")
 
 
-@router.get("/ticket_events")
+@router.get("/ticket_events", openapi_extra=TIME_BASED)
 def incremental_ticket_events(request: Request, desk: DeskDep, _: Admin) -> Response:
     """Audit events at or after ``start_time``; ``include=comment_events`` adds each comment as a child event."""
     return time_export(request, desk, "ticket_events")
 
 
-@router.get("/ticket_metric_events")
+@router.get("/ticket_metric_events", openapi_extra=TIME_BASED)
 def incremental_ticket_metric_events(request: Request, desk: DeskDep, _: Admin) -> Response:
     """SLA metric events at or after ``start_time``; with ``page[size]``, Zendesk's cursor pagination."""
     if "page[size]" in request.query_params:
@@ -177,26 +200,26 @@ def incremental_ticket_metric_events(request: Request, desk: DeskDep, _: Admin) 
     return time_export(request, desk, "ticket_metric_events")
 
 
-@router.get("/users")
+@router.get("/users", openapi_extra=TIME_BASED)
 def incremental_users(request: Request, desk: DeskDep, _: Admin) -> Response:
     """Users changed at or after ``start_time`` (deleted ones with ``active: false``), time-based."""
     return time_export(request, desk, "users")
 
 
-@router.get("/organizations")
+@router.get("/organizations", openapi_extra=TIME_BASED)
 def incremental_organizations(request: Request, desk: DeskDep, _: Admin) -> Response:
     """Organizations changed at or after ``start_time`` (deleted ones with ``deleted_at``), time-based."""
     return time_export(request, desk, "organizations")
 
 
 # cursor-based ------------------------------------------------------------------------------------------------------
-@router.get("/tickets/cursor")
+@router.get("/tickets/cursor", openapi_extra=CURSOR_BASED)
 def incremental_tickets_cursor(request: Request, desk: DeskDep, _: Admin) -> Response:
     """Tickets in (``generated_timestamp``, id) order after ``cursor`` (or from ``start_time``)."""
     return cursor_export(request, desk, "tickets")
 
 
-@router.get("/users/cursor")
+@router.get("/users/cursor", openapi_extra=CURSOR_BASED)
 def incremental_users_cursor(request: Request, desk: DeskDep, _: Admin) -> Response:
     """Users in (``updated_at``, id) order after ``cursor`` (or from ``start_time``)."""
     return cursor_export(request, desk, "users")
@@ -206,7 +229,7 @@ def incremental_users_cursor(request: Request, desk: DeskDep, _: Admin) -> Respo
 SAMPLED = ("tickets", "ticket_events", "users", "organizations")
 
 
-@sample_router.get("/{resource}/sample")
+@sample_router.get("/{resource}/sample", openapi_extra=TIME_BASED)
 def incremental_sample(resource: str, request: Request, desk: DeskDep, _: Admin) -> Response:
     """At most 50 items of a time-based export and no next page (Zendesk's own limit: 10 requests per 20 minutes)."""
     if resource not in SAMPLED:

@@ -7,13 +7,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from deskstream.api.deps import Admin, Agent, AnyUser, DeskDep, RecordId, actor_for
+from deskstream.api.errors import ERRORS, WITH_BODY
 from deskstream.api.listing import list_page
 from deskstream.api.responses import item_response, json_response, raw_response
 from deskstream.domain.people import GroupInput, OrganizationInput, UserInput
 from deskstream.exceptions import Forbidden, NotFound
 from deskstream.store.scans import ListQuery
 
-router = APIRouter(prefix="/api/v2", tags=["users, organizations, groups"])
+router = APIRouter(responses=ERRORS, prefix="/api/v2", tags=["users, organizations, groups"])
 
 
 class UserBody(BaseModel):
@@ -60,7 +61,7 @@ def me(request: Request, principal: AnyUser) -> Response:
     return json_response(request, {"user": principal.user})
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=WITH_BODY)
 def create_user(body: UserBody, request: Request, desk: DeskDep, principal: Agent) -> Response:
     if body.user.role in ("admin", "agent") and not principal.is_admin:
         raise Forbidden()
@@ -74,7 +75,7 @@ def show_user(user_id: RecordId, request: Request, desk: DeskDep, principal: Any
     return _show(request, desk, "users", "user", user_id)
 
 
-@router.put("/users/{user_id}")
+@router.put("/users/{user_id}", responses=WITH_BODY)
 def update_user(user_id: RecordId, body: UserBody, request: Request, desk: DeskDep, principal: Agent) -> Response:
     """Agents may edit end users and themselves, never an admin or another agent, nor anyone's role or password.
 
@@ -94,7 +95,7 @@ def update_user(user_id: RecordId, body: UserBody, request: Request, desk: DeskD
     return json_response(request, {"user": user})
 
 
-@router.delete("/users/{user_id}")
+@router.delete("/users/{user_id}", responses=WITH_BODY)
 def delete_user(user_id: RecordId, request: Request, desk: DeskDep, principal: Admin) -> Response:
     user = desk.people.delete_user(user_id, actor_for(request, principal))
     desk.auth.verified.clear()
@@ -102,7 +103,7 @@ def delete_user(user_id: RecordId, request: Request, desk: DeskDep, principal: A
 
 
 # organizations --------------------------------------------------------------------------------------------------
-@router.post("/organizations", status_code=201)
+@router.post("/organizations", status_code=201, responses=WITH_BODY)
 def create_organization(body: OrganizationBody, request: Request, desk: DeskDep, _: Agent) -> Response:
     return json_response(request, {"organization": desk.people.create_organization(body.organization)}, 201)
 
@@ -114,7 +115,7 @@ def show_organization(org_id: RecordId, request: Request, desk: DeskDep, princip
     return _show(request, desk, "organizations", "organization", org_id)
 
 
-@router.put("/organizations/{org_id}")
+@router.put("/organizations/{org_id}", responses=WITH_BODY)
 def update_organization(
     org_id: RecordId, body: OrganizationBody, request: Request, desk: DeskDep, _: Agent
 ) -> Response:
@@ -122,14 +123,14 @@ def update_organization(
     return json_response(request, {"organization": org})
 
 
-@router.delete("/organizations/{org_id}", status_code=204)
+@router.delete("/organizations/{org_id}", status_code=204, responses=WITH_BODY)
 def delete_organization(org_id: RecordId, desk: DeskDep, _: Admin) -> Response:
     desk.people.delete_record("organizations", org_id)
     return Response(status_code=204)
 
 
 # groups ---------------------------------------------------------------------------------------------------------
-@router.post("/groups", status_code=201)
+@router.post("/groups", status_code=201, responses=WITH_BODY)
 def create_group(body: GroupBody, request: Request, desk: DeskDep, _: Admin) -> Response:
     return json_response(request, {"group": desk.people.create_group(body.group)}, 201)
 
@@ -139,12 +140,12 @@ def show_group(group_id: RecordId, request: Request, desk: DeskDep, _: Agent) ->
     return _show(request, desk, "groups", "group", group_id)
 
 
-@router.put("/groups/{group_id}")
+@router.put("/groups/{group_id}", responses=WITH_BODY)
 def update_group(group_id: RecordId, body: GroupBody, request: Request, desk: DeskDep, _: Admin) -> Response:
     return json_response(request, {"group": desk.people.update_record("groups", group_id, body.group)})
 
 
-@router.delete("/groups/{group_id}", status_code=204)
+@router.delete("/groups/{group_id}", status_code=204, responses=WITH_BODY)
 def delete_group(group_id: RecordId, desk: DeskDep, _: Admin) -> Response:
     desk.people.delete_record("groups", group_id)
     return Response(status_code=204)

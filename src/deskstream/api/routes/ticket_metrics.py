@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from deskstream.api.deps import Agent, DeskDep, RecordId
+from deskstream.api.errors import ERRORS
 from deskstream.api.listing import Decorate, list_page
 from deskstream.api.responses import item_response, raw_response
 from deskstream.api.routes.tickets import _visible_ticket
@@ -19,7 +20,7 @@ from deskstream.service import Desk
 from deskstream.service.auth import Principal
 from deskstream.store.scans import ListQuery, Scans
 
-router = APIRouter(prefix="/api/v2", tags=["ticket metrics"])
+router = APIRouter(responses=ERRORS, prefix="/api/v2", tags=["ticket metrics"])
 
 
 def _one(request: Request, desk: Desk, principal: Principal, ticket_id: int) -> Response:

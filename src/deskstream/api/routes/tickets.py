@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from deskstream.api.deps import AnyUser, DeskDep, RecordId, actor_for
+from deskstream.api.errors import ERRORS, SAFE_UPDATE, WITH_BODY
 from deskstream.api.listing import Decorate, list_page
 from deskstream.api.responses import item_response, json_response, raw_response
 from deskstream.base_url import URL_BASE
@@ -21,7 +22,7 @@ from deskstream.export.params import parse_includes
 from deskstream.service.auth import Principal
 from deskstream.store.scans import ListQuery, Scans
 
-router = APIRouter(prefix="/api/v2", tags=["tickets"])
+router = APIRouter(responses=ERRORS, prefix="/api/v2", tags=["tickets"])
 
 
 class TicketBody(BaseModel):
@@ -61,7 +62,7 @@ def _decorate(scans: Scans, includes: frozenset[str], now: int) -> Decorate | No
     return decorate
 
 
-@router.post("/tickets", status_code=201)
+@router.post("/tickets", status_code=201, responses=WITH_BODY)
 def create_ticket(body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     ticket = desk.tickets.create(body.ticket, actor_for(request, principal))
     return json_response(request, {"ticket": ticket}, 201, {"Location": f"/api/v2/tickets/{ticket['id']}.json"})
@@ -87,7 +88,7 @@ def show_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal:
     return item_response(request, "ticket", loaded.items[0], loaded.arrays)
 
 
-@router.put("/tickets/update_many")
+@router.put("/tickets/update_many", responses=WITH_BODY)
 def update_many(
     body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser, ids: str = Query(...)
 ) -> Response:
@@ -107,7 +108,7 @@ def update_many(
     return _job(request, desk, results)
 
 
-@router.post("/tickets/create_many")
+@router.post("/tickets/create_many", responses=WITH_BODY)
 def create_many(body: TicketsBody, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     if not principal.is_agent:
         raise Forbidden()
@@ -144,7 +145,7 @@ def show_job_status(job_id: Text, request: Request, desk: DeskDep, principal: An
     return item_response(request, "job_status", body)
 
 
-@router.put("/tickets/{ticket_id}")
+@router.put("/tickets/{ticket_id}", responses=SAFE_UPDATE)
 def update_ticket(
     ticket_id: RecordId, body: TicketBody, request: Request, desk: DeskDep, principal: AnyUser
 ) -> Response:
@@ -152,7 +153,7 @@ def update_ticket(
     return json_response(request, {"ticket": ticket, "audit": audit} if audit else {"ticket": ticket})
 
 
-@router.delete("/tickets/{ticket_id}", status_code=204)
+@router.delete("/tickets/{ticket_id}", status_code=204, responses=WITH_BODY)
 def delete_ticket(ticket_id: RecordId, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
     if not principal.is_agent:
         raise Forbidden()
