@@ -305,3 +305,11 @@ def test_an_end_user_cannot_see_or_change_someone_elses_ticket(
     response = end_user.request(method, f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"subject": "x"}})
     assert response.status_code == 403
     assert ticket["id"] not in [t["id"] for t in end_user.get("/api/v2/tickets").json()["tickets"]]
+
+
+def test_a_ticket_cannot_be_given_no_status_and_keeps_the_one_it_has(admin: httpx.Client) -> None:
+    ticket = create_ticket(admin)
+    refused = admin.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"status": None, "priority": None}})
+    assert refused.status_code == 422, refused.text
+    assert "status" in refused.json()["details"]
+    assert admin.get(f"/api/v2/tickets/{ticket['id']}").json()["ticket"]["status"] == ticket["status"]

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from deskstream.api.responses import JSON
 from deskstream.exceptions import BadRequest, DeskstreamError, RateLimited, Unprocessable
+from deskstream.store.errors import StoreUnavailable
 
 log = logging.getLogger("deskstream")
 
@@ -73,6 +74,14 @@ def install(app: FastAPI) -> None:
         error, description = _HTTP_ERRORS.get(exc.status_code, ("Error", str(exc.detail)))
         body: dict[str, Any] = {"error": error, "description": description}
         return Response(orjson.dumps(body), status_code=exc.status_code, media_type=JSON, headers=exc.headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(_request: Request, exc: StoreUnavailable) -> Response:
+        """The database refused or could not be reached (too many connections, a failover): Zendesk's 503 with a
+        ``Retry-After``, so clients back off and retry, instead of a 500 and a dropped connection."""
+        log.warning("database unavailable: %s", exc)
+        body = {"error": "DatabaseUnavailable", "description": "The database is unavailable; try again shortly"}
+        return Response(orjson.dumps(body), status_code=503, media_type=JSON, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:

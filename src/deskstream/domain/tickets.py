@@ -256,6 +256,8 @@ def apply_changes(ticket: dict[str, Any], wanted: dict[str, Any], creating: bool
         new, old = wanted[name], ticket[name]
         if name in _LIST_FIELDS and new is None:
             new = []
+        if name == "status" and new is None and not creating:
+            raise Unprocessable.field("status", "Status: cannot be blank")  # a ticket always has a status
         # On create every field given a value gets its Create event, even one equal to the blank ticket's
         # default (status "new"), so that replaying the audits alone rebuilds the ticket.
         if (creating and new in (None, [])) or (not creating and new == old):
