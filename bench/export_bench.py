@@ -51,7 +51,7 @@ END = 1_700_000_000  # the newest generated_timestamp: far behind the horizon
 PER_PAGE = 1000
 TICKETS = Selection(STREAMS["tickets"])
 #: mode → (small table, large table, latency samples per size)
-MODES = {"quick": (5_000, 20_000, 30), "full": (10_000, 100_000, 100)}
+MODES = {"smoke": (500, 2_000, 5), "quick": (5_000, 20_000, 30), "full": (10_000, 100_000, 100)}
 
 
 def ticket_json(ticket_id: int, ts: int, rng: random.Random) -> dict[str, Any]:
@@ -160,8 +160,8 @@ def database(tmp: str, n: int, postgres: str | None) -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def run(quick: bool, postgres: str | None = None) -> dict[str, Result]:
-    small, large, samples = MODES["quick" if quick else "full"]
+def run(quick: bool, postgres: str | None = None, smoke: bool = False) -> dict[str, Result]:
+    small, large, samples = MODES["smoke" if smoke else "quick" if quick else "full"]
     results: dict[str, Result] = {}
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:

@@ -59,7 +59,9 @@ def _updates(mode: str) -> dict[str, Result]:
 
 #: module → how to run it in a mode ("smoke", "quick", "full").
 BENCHMARKS: dict[str, Any] = {
-    "export_bench": lambda mode: importlib.import_module("export_bench").run(quick=mode != "full"),
+    "export_bench": lambda mode: importlib.import_module("export_bench").run(
+        quick=mode != "full", smoke=mode == "smoke"
+    ),
     "update_latency": _updates,
     "history_bench": lambda mode: importlib.import_module("history_bench").run(mode),
 }

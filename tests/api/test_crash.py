@@ -23,7 +23,7 @@ from tests.conftest import ADMIN, seed_accounts, seeded_database, start_server
 from tests.helpers import pg_database
 
 WRITERS = 3
-SECONDS = 1.5
+SECONDS = 1.0
 
 
 @contextmanager

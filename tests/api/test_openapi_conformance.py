@@ -40,7 +40,7 @@ def _stop_server() -> Iterator[None]:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_the_wire_matches_the_description(case: Any) -> None:
     case.call_and_validate(headers=AUTH, checks=CHECKS)
 

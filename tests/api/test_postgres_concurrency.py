@@ -27,7 +27,7 @@ from tests.helpers import pg_database
 
 TICKETS = 60
 WRITERS = 4
-SECONDS = 4.0
+SECONDS = 2.0
 
 
 def test_concurrent_updates_on_two_servers_on_one_postgresql_serialize_and_lose_nothing(tmp_path: Path) -> None:

@@ -326,16 +326,10 @@ def test_no_secret_reaches_the_logs_or_an_answer(sim: AppServer, caplog: pytest.
         assert password not in text and demo.ADMIN_EMAIL not in text
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A seeded database that two server processes will share."""
-    if request.param == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'shared.db'}")
-        store.migrate()
-        seed_accounts(store)
-        store.dispose()
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A seeded PostgreSQL database that two server processes will share (the many-servers case; SQLite's processes
+    share the same counter rows, as tests/api/test_ratelimit.py shows for the export budget)."""
     with pg_database("throttle") as store:
         seed_accounts(store)
         yield store.url.replace("postgresql+psycopg://", "postgresql://")
