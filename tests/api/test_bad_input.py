@@ -23,11 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from starlette.testclient import TestClient
-from tests.conftest import ADMIN, AppServer, ProcessServer, seed_accounts, settings_of
+from tests.conftest import ADMIN, AppServer, ProcessServer, seed_accounts, start_app
 from tests.helpers import pg_database
 
-from deskstream.api.app import create_app
 from deskstream.domain.tickets import normalize_tags
 from deskstream.domain.validation import MAX_ID, text_problem
 from deskstream.store import schema
@@ -58,17 +56,6 @@ def nested(depth: int) -> bytes:
 
 
 # servers -----------------------------------------------------------------------------------------------------------
-def app_on(db_url: str, *serve_args: str) -> AppServer:
-    """deskstream in this process on an existing database (``make_app`` makes its own SQLite file)."""
-    app = create_app(settings_of(serve_args, db_url))
-    lifespan = TestClient(app)
-    lifespan.__enter__()
-    return AppServer("http://testserver", db_url, app=app, lifespan=lifespan)
-
-
-def plain_url(store_url: str) -> str:
-    return store_url.replace("postgresql+psycopg://", "postgresql://")
-
 
 class Target(NamedTuple):
     """A server and the records this module's cases aim at (each must come out of every refused case unchanged)."""
@@ -79,7 +66,9 @@ class Target(NamedTuple):
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def target(request: pytest.FixtureRequest, make_app: Callable[..., AppServer]) -> Iterator[Target]:
+def target(
+    request: pytest.FixtureRequest, make_app: Callable[..., AppServer], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
     """An in-process server per backend: SQLite through ``make_app``, PostgreSQL on a fresh ``pg_database``."""
     if request.param == "sqlite":
         server = make_app("--rate-limit", "off")
@@ -87,7 +76,7 @@ def target(request: pytest.FixtureRequest, make_app: Callable[..., AppServer]) -
         return
     with pg_database("bad_input") as store:
         seed_accounts(store)
-        server = app_on(plain_url(store.url), "--rate-limit", "off")
+        server = start_app(tmp_path_factory.mktemp("bad_input"), "--rate-limit", "off", db_url=store.url)
         try:
             yield aimed(server)
         finally:
@@ -448,7 +437,7 @@ def real_server(request: pytest.FixtureRequest, make_server: Callable[..., Proce
         return
     with pg_database("bad_input_keepalive") as store:
         seed_accounts(store)
-        server = make_server("--rate-limit", "off", db_url=plain_url(store.url))
+        server = make_server("--rate-limit", "off", db_url=store.url)
         try:
             yield server
         finally:

@@ -35,7 +35,7 @@ def sqlite_database(directory: Path) -> Iterator[str]:
 def postgresql_database(_: Path) -> Iterator[str]:
     with pg_database("crash") as store:
         seed_accounts(store)
-        yield store.url.replace("postgresql+psycopg://", "postgresql://")
+        yield store.url
 
 
 @pytest.mark.parametrize("database", [sqlite_database, postgresql_database], ids=["sqlite", "postgresql"])

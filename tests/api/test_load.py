@@ -25,7 +25,7 @@ SECONDS = 2.0
 def postgresql_database(_: Path) -> Iterator[str]:
     with pg_database("load") as store:
         seed_accounts(store)
-        yield store.url.replace("postgresql+psycopg://", "postgresql://")
+        yield store.url
 
 
 @pytest.mark.parametrize("database", [postgresql_database], ids=["postgresql"])

@@ -33,10 +33,10 @@ SECONDS = 2.0
 def test_concurrent_updates_on_two_servers_on_one_postgresql_serialize_and_lose_nothing(tmp_path: Path) -> None:
     with pg_database("concurrency") as store:
         seed_accounts(store)
-        url = store.url.replace("postgresql+psycopg://", "postgresql://")
         servers: list[ProcessServer] = []
         try:
-            servers = [start_server(tmp_path, "--clock", "sim", "--rate-limit", "off", db_url=url) for _ in range(2)]
+            args = ("--clock", "sim", "--rate-limit", "off")
+            servers = [start_server(tmp_path, *args, db_url=store.url) for _ in range(2)]
             admin = servers[0].client(ADMIN)
             made = admin.post(
                 "/api/v2/tickets/create_many",
@@ -103,8 +103,7 @@ def test_a_write_that_commits_long_after_its_stamp_is_never_passed_by_the_cursor
     the cursor export must not pass T before the open write commits, or it would never serve it."""
     with pg_database("late_commit") as store:
         ids = seed_accounts(store)
-        url = store.url.replace("postgresql+psycopg://", "postgresql://")
-        server = start_server(tmp_path, "--clock", "sim", "--rate-limit", "off", db_url=url)
+        server = start_server(tmp_path, "--clock", "sim", "--rate-limit", "off", db_url=store.url)
         clock = SimClock(store)
         desk = Desk(store, clock)
         admin_actor = Actor(ids["admin"], "admin")

@@ -20,9 +20,8 @@ TICKETS = "/api/v2/incremental/tickets.json"
 def two_servers(tmp_path: Path) -> Iterator[tuple[ProcessServer, ProcessServer]]:
     with pg_database("shared") as store:
         seed_accounts(store)
-        url = store.url.replace("postgresql+psycopg://", "postgresql://")
         args = ("--rate-limit", str(PER_MINUTE), "--clock", "sim")
-        servers = [start_server(tmp_path, *args, db_url=url) for _ in range(2)]
+        servers = [start_server(tmp_path, *args, db_url=store.url) for _ in range(2)]
         try:
             yield servers[0], servers[1]
         finally:

@@ -332,7 +332,7 @@ def database_url() -> Iterator[str]:
     share the same counter rows, as tests/api/test_ratelimit.py shows for the export budget)."""
     with pg_database("throttle") as store:
         seed_accounts(store)
-        yield store.url.replace("postgresql+psycopg://", "postgresql://")
+        yield store.url
 
 
 def test_640_wrong_passwords_from_16_threads_on_two_processes_check_only_the_budget(
