@@ -117,7 +117,7 @@ class MemoryLimiter:
 
 class DatabaseLimiter:
     """Counters in the store (``rate_limit_counters``): one per bucket, shared by every process on the database
-    (:meth:`deskstream.store.writer.Writer.count_hit` counts concurrent requests one after another)."""
+    (:meth:`deskstream.store.accounts.Accounts.count_hit` counts concurrent requests one after another)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

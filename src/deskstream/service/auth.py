@@ -142,5 +142,6 @@ class AuthService(ServiceBase):
             found = w.credentials_by_email(email)
             if found is None:
                 raise NotFound(f"No user with email {email}")
-            w.add_api_token(found.user_id, token_lookup(token), hash_secret(token), self.clock.now())
+            token_id = w.allocate("api_tokens")
+            w.add_api_token(token_id, found.user_id, token_lookup(token), hash_secret(token), self.clock.now())
         return token

@@ -116,7 +116,8 @@ class PeopleService(ServiceBase):
 
         Otherwise nobody could sign in as an admin again: no one could create or promote one. The live admins are
         counted under their row locks, in the change's own transaction, so two admins demoting each other at once
-        on PostgreSQL cannot both see the other still there (:meth:`~deskstream.store.writer.Writer.lock_live_admins`).
+        on PostgreSQL cannot both see the other still there
+        (:meth:`~deskstream.store.accounts.Accounts.lock_live_admins`).
         """
         others = [a for a in w.lock_live_admins() if a.user_id != user_id and not a.item.get("suspended")]
         if not others:

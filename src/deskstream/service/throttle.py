@@ -15,7 +15,7 @@ never counted: they are 240 random bits that no guesser can find, and an integra
 while someone hammers its account's password. Unknown emails are counted like known ones, so a 429 says nothing
 about whether an account exists.
 
-The counts are rows of ``rate_limit_counters`` (:meth:`deskstream.store.writer.Writer.count_hit`), so every server
+The counts are rows of ``rate_limit_counters`` (:meth:`deskstream.store.accounts.Accounts.count_hit`), so every server
 process on the database shares them. A password attempt reserves its place in both budgets first (one short write
 transaction that counts it) and gives the place back when the password turns out right: however many requests
 arrive at once, at most the budget's number of wrong passwords are ever checked in a window. Counter keys are
