@@ -94,6 +94,8 @@ def pg_database(purpose: str) -> Iterator[Store]:
         pytest.skip(f"no PostgreSQL at {server}: {exc}")
     admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.execute(f"CREATE DATABASE {name}")
+    # Commits need not wait for the disk: the tests kill deskstream's processes, never PostgreSQL's.
+    admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
     store = Store(server.rsplit("/", 1)[0] + "/" + name)
     store.migrate()
     try:

@@ -1,6 +1,6 @@
-"""schemathesis against the app in process: every operation of the OpenAPI description, called as the admin with
-generated parameters and bodies, answers no 5xx, only documented statuses, and the documented content type and
-body schema."""
+"""schemathesis against the app in process, on SQLite and on PostgreSQL: every operation of the OpenAPI description,
+called as the admin with generated parameters and bodies, answers no 5xx, only documented statuses, and the
+documented content type and body schema."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from conftest import ADMIN, start_app
+from conftest import ADMIN, AppServer, seed_accounts, start_app
+from helpers import pg_database
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -39,10 +40,36 @@ def _stop_server() -> Iterator[None]:
     SERVER.stop()
 
 
+@pytest.fixture(scope="module")
+def postgresql() -> Iterator[AppServer | str]:
+    """The same app on a PostgreSQL database of its own, or why there is none (no PostgreSQL answers)."""
+    try:
+        databases = pg_database("conformance")
+        store = databases.__enter__()
+    except pytest.skip.Exception as skipped:
+        yield str(skipped)
+        return
+    seed_accounts(store)
+    server = start_app(Path(tempfile.mkdtemp(prefix="deskstream-conformance-pg-")), "--rate-limit", "off",
+                       db_url=store.url)  # fmt: skip
+    yield server
+    server.stop()
+    databases.__exit__(None, None, None)
+
+
 @schema.parametrize()
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_the_wire_matches_the_description(case: Any) -> None:
+def test_the_wire_matches_the_description_on_both_backends(case: Any, postgresql: AppServer | str) -> None:
+    """Each generated case is sent to both apps (generating the cases is most of this test's time)."""
     case.call_and_validate(headers=AUTH, checks=CHECKS)
+    if isinstance(postgresql, AppServer):
+        case.call_and_validate(headers=AUTH, checks=CHECKS, app=postgresql.app)
+
+
+def test_postgresql_takes_part_in_the_conformance_run(postgresql: AppServer | str) -> None:
+    if not isinstance(postgresql, AppServer):
+        pytest.skip(postgresql)
+    assert postgresql.db_url.startswith("postgresql")
 
 
 @pytest.mark.parametrize(

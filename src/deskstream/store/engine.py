@@ -1,7 +1,9 @@
 """Opening the database: the engine, its SQLite pragmas, read and write transactions, migrations.
 
 Writes on SQLite take the write lock *before* reading the clock (``BEGIN IMMEDIATE``), so commit order equals
-timestamp order and an export can never miss a change that commits late (spec/model.md § Integrity).
+timestamp order; an export scan takes the same lock and lets it go before it reads, so it never serves a position a
+write in flight (in any process) could land behind, and never misses a change that commits late (spec/model.md §
+Integrity).
 Failures of the database or its driver leave :class:`Store` as :mod:`deskstream.store.errors` (one choke point).
 
 On PostgreSQL the same order is made with an advisory lock (:data:`STAMP_LOCK`): every write transaction that may
@@ -187,10 +189,14 @@ class Store:
     def scanning(self) -> Iterator[Scans]:
         """A read transaction for an export page and its sideloads.
 
-        On PostgreSQL it first waits for the write in flight to commit (taking the stamp lock shared, and letting it
-        go at once): the caller has read the clock before, so every write stamped up to then has committed, and a
-        later one stamps later. Its statements then see what had committed when each began (read committed).
+        It first waits for the write in flight to commit: on SQLite by taking the write lock and letting it go, on
+        PostgreSQL by taking the stamp lock shared and letting it go. The caller has read the clock before, so every
+        write stamped up to then has committed, and a later one stamps later. On SQLite the snapshot is then taken
+        at the first read; on PostgreSQL each statement sees what had committed when it began (read committed).
         """
+        if self.dialect == "sqlite":
+            with _translated(), self._write_engine.begin():
+                pass  # BEGIN IMMEDIATE: waits for the write in flight, then lets the lock go at once
         with self.read() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_lock_shared({STAMP_LOCK})")

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from deskstream.api.deps import AnyUser, DeskDep, RecordId, actor_for
+from deskstream.api.deps import Agent, AnyUser, DeskDep, RecordId, actor_for
 from deskstream.api.errors import ERRORS, SAFE_UPDATE, WITH_BODY
 from deskstream.api.listing import Decorate, list_page
 from deskstream.api.responses import item_response, json_response, raw_response
@@ -137,7 +137,8 @@ def _job(request: Request, desk: Any, results: list[dict[str, Any]]) -> Response
 
 
 @router.get("/job_statuses/{job_id}")
-def show_job_status(job_id: Text, request: Request, desk: DeskDep, principal: AnyUser) -> Response:
+def show_job_status(job_id: Text, request: Request, desk: DeskDep, principal: Agent) -> Response:
+    """Agents only, as the bulk writes that make a job are (a job's results name other people's tickets)."""
     with desk.store.scanning() as scans:
         body = scans.job_status(job_id)
     if body is None:
