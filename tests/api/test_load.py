@@ -1,7 +1,7 @@
 """200 clients at once over two servers on one database, SQLite's file or PostgreSQL's (where a server answers), for
 a bounded time: every answer is a success or Zendesk's 429 for the export budget, never an error.
 
-``DESKSTREAM_LOAD_SECONDS`` makes the run longer than the suite's 2 s (the figures of a closing note).
+``DESKSTREAM_STRESS_SECONDS`` makes the run longer than the suite's 2 s (the figures of a closing note).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.conftest import ADMIN, AGENT, seed_accounts, seeded_database, start_s
 from tests.helpers import pg_database
 
 CLIENTS = 200
-SECONDS = float(os.environ.get("DESKSTREAM_LOAD_SECONDS", "2"))
+SECONDS = float(os.environ.get("DESKSTREAM_STRESS_SECONDS", "2"))
 
 
 @contextmanager
