@@ -208,7 +208,7 @@ def test_a_database_that_refuses_the_login_is_exit_3(tmp_path: Path) -> None:
 
 
 def test_settings_travel_through_the_environment_and_options_win_over_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    given = Settings(db="sqlite:///elsewhere.db", port=9001, demo=True, rate_limit=None, clock="sim", faults="x=1")
+    given = Settings(db="sqlite:///elsewhere.db", port=9001, demo=True, rate_limit=None, clock="sim", faults="http429_every=3,seed=7")
     for name, value in given.as_env().items():
         monkeypatch.setenv(name, value)
     assert Settings.from_env() == given

@@ -15,6 +15,8 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deskstream import faults
+
 ENV_PREFIX = "DESKSTREAM_"
 
 
@@ -53,6 +55,16 @@ class Settings(BaseSettings):
         description="SQLite durability: 'normal' keeps every acknowledged write through a process crash; 'full' "
         "also through a power loss (an fsync per commit).",
     )
+
+    @field_validator("faults")
+    @classmethod
+    def _faults(cls, value: str) -> str:
+        """Checked once here, so a bad spec stops ``serve`` with one line (the app parses it again, to a plan)."""
+        try:
+            faults.parse(value)
+        except faults.FaultSpecError as error:
+            raise PydanticCustomError("faults", str(error)) from None
+        return value
 
     @field_validator("rate_limit", mode="before")
     @classmethod

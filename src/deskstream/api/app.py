@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from deskstream import __version__
+from deskstream import __version__, faults
 from deskstream.api import errors, ratelimit
+from deskstream.api.faults import FaultInjection
 from deskstream.api.middleware import BodyLimit, JsonSuffix, MethodsOfPath
 from deskstream.api.routes import ROUTERS
 from deskstream.clock import make_clock
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.clock = clock
     app.state.desk = Desk(store, clock)
+    app.state.faults = faults.Faults(faults.parse(settings.faults))
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonSuffix)
     ratelimit.install(app)
+    app.add_middleware(FaultInjection, faults=app.state.faults)
     return app
 
 

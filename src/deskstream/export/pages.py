@@ -9,12 +9,14 @@ Zendesk may, for the ``tie_overflow=stall`` fault (spec/beyond.md).
 
 Cursor pages hold the items strictly after a position in (time, id) order, so ties never matter.
 
-Both only serve items at most as new as ``until`` (the horizon, :mod:`deskstream.export.horizon`).
+Both only serve items at most as new as ``until`` (the horizon, :mod:`deskstream.export.horizon`), and pass over,
+unserved, the items ``hidden`` names (the ``late_commit_s`` fault: changes that become visible after a client has
+moved past their position, the commit-order race).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from deskstream.export.cursor import Position
@@ -38,12 +40,16 @@ class Page:
         return len(self.items)
 
 
-def _page(rows: Sequence[ScanRow], end_of_stream: bool) -> Page:
+#: Items a page moves past without serving them, by (id, time): the ``late_commit_s`` fault's late commits.
+Hidden = Callable[[int, int], bool]
+
+
+def _page(rows: Sequence[ScanRow], end_of_stream: bool, hidden: Hidden | None = None) -> Page:
     if not rows:
         return Page([], None, None, end_of_stream)
     first, last = rows[0], rows[-1]
     return Page(
-        [r[2] for r in rows],
+        [r[2] for r in rows if hidden is None or not hidden(r[1], r[0])],
         Position(first[0], first[1]),
         Position(last[0], last[1]),
         end_of_stream,
@@ -51,7 +57,13 @@ def _page(rows: Sequence[ScanRow], end_of_stream: bool) -> Page:
 
 
 def time_page(
-    scans: Scans, selection: Selection, start: int, until: int, per_page: int, split_ties: bool = False
+    scans: Scans,
+    selection: Selection,
+    start: int,
+    until: int,
+    per_page: int,
+    split_ties: bool = False,
+    hidden: Hidden | None = None,
 ) -> Page:
     """Items with ``start <= time <= until``: ``per_page`` of them, more when a second would be cut.
 
@@ -62,23 +74,25 @@ def time_page(
     target = selection.target
     rows = scans.rows(target, Shape.FROM_TIME, start=start, until=until, limit=per_page + 1)
     if len(rows) <= per_page:
-        return _page(rows, end_of_stream=True)
+        return _page(rows, end_of_stream=True, hidden=hidden)
     page, peek = list(rows[:per_page]), rows[per_page]
     if split_ties or (peek[0] != page[-1][0] and page[-1][0] > start):
-        return _page(page, end_of_stream=False)
+        return _page(page, end_of_stream=False, hidden=hidden)
     if peek[0] == page[-1][0]:
         page += scans.rows(target, Shape.REST_OF_SECOND, time=page[-1][0], id=page[-1][1])
     next_second = scans.next_second(target, page[-1][0], until)
     if page[-1][0] == start and next_second is not None:
         page += scans.rows(target, Shape.REST_OF_SECOND, time=next_second, id=0)
         next_second = scans.next_second(target, next_second, until)
-    return _page(page, end_of_stream=next_second is None)
+    return _page(page, end_of_stream=next_second is None, hidden=hidden)
 
 
-def cursor_page(scans: Scans, selection: Selection, after: Position, until: int, per_page: int) -> Page:
+def cursor_page(
+    scans: Scans, selection: Selection, after: Position, until: int, per_page: int, hidden: Hidden | None = None
+) -> Page:
     """The ``per_page`` items strictly after ``after`` in (time, id) order, none newer than ``until``."""
     rows = scans.rows(selection.target, Shape.AFTER, time=after.time, id=after.id, until=until, limit=per_page + 1)
-    return _page(rows[:per_page], end_of_stream=len(rows) <= per_page)
+    return _page(rows[:per_page], end_of_stream=len(rows) <= per_page, hidden=hidden)
 
 
 def page_before(scans: Scans, selection: Selection, before: Position, start: int, per_page: int) -> Page:

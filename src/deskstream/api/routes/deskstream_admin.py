@@ -1,4 +1,8 @@
-"""deskstream's own admin surface under ``/_deskstream/`` (spec/beyond.md): the simulated clock.
+"""deskstream's own admin surface under ``/_deskstream/`` (spec/beyond.md): the simulated clock and fault injection.
+
+``GET /_deskstream/faults`` shows the faults in force (``{}`` when none); ``PUT`` with an object of fault names and
+values (``{"http429_every": 5, "seed": 7}``; ``{}`` turns every fault off) replaces them and restarts their random
+stream, as a fresh ``serve --faults`` would. Faults are per server process.
 
 ``GET /_deskstream/clock`` reads the server's "now"; ``POST`` with ``{"advance": seconds}`` or ``{"set": unix}``
 moves a ``--clock sim`` clock forward. The SLA breaches that the move passes are written in the same transaction
@@ -17,6 +21,7 @@ from deskstream.api.responses import json_response
 from deskstream.clock import SimClock
 from deskstream.domain.timefmt import iso
 from deskstream.exceptions import BadRequest, Unprocessable
+from deskstream.faults import Faults, FaultSpecError, plan_of
 
 router = APIRouter(responses=ERRORS, prefix="/_deskstream", tags=["deskstream"])
 
@@ -53,3 +58,25 @@ def move_clock(request: Request, desk: DeskDep, _: Admin, body: Any = Body(...))
         return moved
 
     return _clock_body(request, desk.sla.move_clock(clock, target), clock.kind)
+
+
+def _faults_body(request: Request, faults: Faults) -> Response:
+    return json_response(request, {"faults": faults.plan.as_dict(), "spec": faults.plan.spec()})
+
+
+@router.get("/faults")
+def read_faults(request: Request, _: Admin) -> Response:
+    return _faults_body(request, request.app.state.faults)
+
+
+@router.put("/faults", responses=WITH_BODY)
+def set_faults(request: Request, _: Admin, body: Any = Body(...)) -> Response:
+    if not isinstance(body, dict):
+        example = '{"http429_every": 5}'
+        raise Unprocessable.field("faults", f"Faults: send an object of fault names and values, e.g. {example}")
+    try:
+        plan = plan_of(body)
+    except FaultSpecError as error:
+        raise Unprocessable.field("faults", f"Faults: {error}") from None
+    request.app.state.faults.set(plan)
+    return _faults_body(request, request.app.state.faults)

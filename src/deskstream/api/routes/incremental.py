@@ -21,7 +21,7 @@ from deskstream.export import sideloads
 from deskstream.export.cursor import Position, decode_cursor, encode_cursor
 from deskstream.export.framing import frame
 from deskstream.export.horizon import check_start_time, visible_until
-from deskstream.export.pages import Page, cursor_page, page_before, time_page
+from deskstream.export.pages import Hidden, Page, cursor_page, page_before, time_page
 from deskstream.export.params import parse_flag, parse_includes, parse_per_page, parse_start_time
 from deskstream.export.streams import STREAMS, Selection, Stream
 from deskstream.service import Desk
@@ -63,7 +63,13 @@ CURSOR_BASED: dict[str, Any] = {"parameters": [
 
 def _split_ties(request: Request) -> bool:
     """The ``tie_overflow=stall`` fault (spec/beyond.md): pages cut inside a second, as real Zendesk's may."""
-    return "tie_overflow=stall" in request.app.state.settings.faults.replace(" ", "")
+    return bool(request.app.state.faults.plan.stalls_ties)
+
+
+def _late(request: Request, now: int) -> Hidden | None:
+    """The ``late_commit_s`` fault: which items of a page are not visible yet, though the page moves past them."""
+    plan = request.app.state.faults.plan
+    return (lambda item_id, time: plan.is_late(item_id, time, now)) if plan.late_commit_s else None
 
 
 def _start_time(request: Request, stream: Stream, now: int) -> tuple[int, bool]:
@@ -111,7 +117,7 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
             # A sample has no next page to stall on, so it is cut at 50 even inside a second.
             split_ties = sample or _split_ties(request)
             selection = _selection(request, stream, includes)
-            page = time_page(scans, selection, start, visible_until(now), per_page, split_ties)
+            page = time_page(scans, selection, start, visible_until(now), per_page, split_ties, _late(request, now))
             loaded = _sideload(scans, stream, page, includes, now)
     end_time = page.last.time if page.last else start
     meta = {
@@ -133,7 +139,8 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
     cursor = query.get("cursor")
     after = decode_cursor(cursor) if cursor else Position(_start_time(request, stream, now)[0], 0)
     with desk.store.scanning() as scans:
-        page = cursor_page(scans, _selection(request, stream, includes), after, visible_until(now), per_page)
+        selection = _selection(request, stream, includes)
+        page = cursor_page(scans, selection, after, visible_until(now), per_page, _late(request, now))
         loaded = _sideload(scans, stream, page, includes, now)
     after_cursor = encode_cursor(page.last or after)
     meta = {
