@@ -81,8 +81,9 @@ def tag_policy(admin: httpx.Client, tag: str, metrics: list[dict[str, Any]]) -> 
 
 
 @contextmanager
-def pg_database(purpose: str) -> Iterator[Store]:
-    """A fresh, migrated PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped after.
+def pg_database(purpose: str, migrated: bool = True) -> Iterator[Store]:
+    """A fresh, migrated PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped after;
+    ``migrated=False`` leaves it empty (a sync target).
 
     Skips the test when no PostgreSQL answers. ``purpose`` names the database, so suites running at once never share.
     """
@@ -97,7 +98,8 @@ def pg_database(purpose: str) -> Iterator[Store]:
     # Commits need not wait for the disk: the tests kill deskstream's processes, never PostgreSQL's.
     admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
     store = Store(server.rsplit("/", 1)[0] + "/" + name)
-    store.migrate()
+    if migrated:
+        store.migrate()
     try:
         yield store
     finally:

@@ -29,6 +29,7 @@ from deskstream.settings import ENV_PREFIX, SETTINGS, Setting, Settings
 from deskstream.store import Store
 from deskstream.store.engine import masked
 from deskstream.store.errors import StoreError
+from deskstream.sync.commands import sync_command, verify_command
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -203,6 +204,10 @@ def tokens() -> None:
 def tokens_create(email: str, db: str) -> None:
     """Print a new API token for a user, once. Use it as `EMAIL/token:TOKEN` (basic) or `Bearer TOKEN`."""
     click.echo(_desk(db).auth.create_token(email))
+
+
+cli.add_command(sync_command)
+cli.add_command(verify_command)
 
 
 def main() -> None:
