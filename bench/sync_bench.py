@@ -1,0 +1,137 @@
+"""deskstream sync's throughput and memory, beside the server's own HTTP export rate measured in the same run.
+
+    python bench/sync_bench.py [--quick | --smoke]
+
+For two history sizes: the five streams read over HTTP by a bare loop that only decodes pages (the limit: what a
+client that writes nothing can do), then ``deskstream sync`` into SQLite with the rate limit off (items/s and its
+ratio to the limit, peak RSS of the process), then a naive client (tickets' time-based export, following
+``next_page`` until ``end_of_stream``, keeping the last version per id) and whether its record set equals the
+source's. Then a sync killed with SIGKILL at random points (20 times; 5 with ``--quick``) and finished, and whether
+``verify`` passes. Peak RSS flat in N: the ratio of the larger history's to the smaller's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from common import Result, print_table, result, seed_accounts, serve
+
+from deskstream import demo
+from deskstream.generate import generate
+from deskstream.store import Store
+
+STREAMS = {
+    "tickets": ("/api/v2/incremental/tickets/cursor", True),
+    "users": ("/api/v2/incremental/users/cursor", True),
+    "ticket_events": ("/api/v2/incremental/ticket_events", False),
+    "ticket_metric_events": ("/api/v2/incremental/ticket_metric_events", False),
+    "organizations": ("/api/v2/incremental/organizations", False),
+}
+MODES = {"smoke": ((300, 600), 1), "quick": ((2_000, 10_000), 5), "full": ((10_000, 100_000), 20)}
+AUTH = (demo.ADMIN_EMAIL, demo.PASSWORD)
+
+
+def http_walk(client: httpx.Client) -> tuple[int, float]:
+    """Every stream to its end, decoding each page and nothing more: (items, seconds)."""
+    items, started = 0, time.perf_counter()
+    for name, (path, cursor) in STREAMS.items():
+        page = client.get(path, params={"start_time": 0, "per_page": 1000}).json()
+        while True:
+            items += len(page[name])
+            if page["end_of_stream"]:
+                break
+            nxt = page["after_url"] if cursor else page["next_page"]
+            page = client.get(nxt).json()
+    return items, time.perf_counter() - started
+
+
+def sync(base: str, to: str, *extra: str) -> tuple[int, float, int, subprocess.Popen[bytes]]:
+    """``deskstream sync`` as a process: (exit status, seconds, peak RSS in KiB, the process)."""
+    command = [sys.executable, "-m", "deskstream", "sync", "--from", base, "--email", AUTH[0], "--password", AUTH[1],
+               "--to", to, *extra]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, time.perf_counter() - started, usage.ru_maxrss, process
+
+
+def naive(client: httpx.Client) -> tuple[int, float]:
+    seen: dict[int, int] = {}
+    started = time.perf_counter()
+    page = client.get("/api/v2/incremental/tickets", params={"start_time": 0}).json()
+    while True:
+        seen.update({t["id"]: t["generated_timestamp"] for t in page["tickets"]})
+        if page["end_of_stream"]:
+            break
+        page = client.get(page["next_page"]).json()
+    return len(seen), time.perf_counter() - started
+
+
+def killed_and_finished(base: str, to: str, kills: int) -> bool:
+    rng = random.Random(1)
+    command = [sys.executable, "-m", "deskstream", "sync", "--from", base, "--email", AUTH[0], "--password", AUTH[1],
+               "--to", to]  # fmt: skip
+    for _ in range(kills):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 2.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = subprocess.run(command, capture_output=True).returncode == 0
+    verify = [*command[:3], "verify", *command[4:]]
+    return finished and subprocess.run(verify, capture_output=True).returncode == 0
+
+
+def run(mode: str = "quick") -> dict[str, Result]:
+    sizes, kills = MODES[mode]
+    results: dict[str, Result] = {}
+    rss: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="deskstream-sync-bench-") as tmp:
+        for size in sizes:
+            db = f"sqlite:///{tmp}/up-{size}.db"
+            seed_accounts(db)
+            store = Store(db)
+            generate(store, size, 30, seed=1, end=int(time.time()) - 600)
+            store.dispose()
+            label = f"{size // 1000}k" if size >= 1000 else str(size)
+            with serve(db) as base, httpx.Client(base_url=base, auth=AUTH, timeout=120) as client:
+                client.get("/api/v2/users/me")
+                items, seconds = min((http_walk(client) for _ in range(2)), key=lambda r: r[1])
+                limit = items / seconds
+                results[f"export_http_{label}"] = result(limit, "items/s (5 streams)")
+                status, took, peak, _ = sync(base, f"sqlite:///{tmp}/mirror-{size}.db")
+                assert status == 0, "the sync failed"
+                results[f"sync_sqlite_{label}"] = result(items / took, "items/s", limit)
+                results[f"sync_peak_rss_{label}"] = result(peak / 1024, "MiB", rss[0] / 1024 if rss else None)
+                rss.append(peak)
+                count, took = naive(client)
+                results[f"naive_time_loop_{label}"] = result(count / took, f"tickets/s ({count:,} of {size:,})")
+            if size == sizes[0]:
+                with serve(db) as base:
+                    ok = killed_and_finished(base, f"jsonl:{tmp}/killed", kills)
+                results[f"killed_{kills}x_then_verify"] = result(1.0 if ok else 0.0, "1 = mirror equals source")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    results = run("smoke" if args.smoke else "quick" if args.quick else "full")
+    print_table(results)
+    print(orjson.dumps(results).decode())
+
+
+if __name__ == "__main__":
+    main()
