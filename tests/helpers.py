@@ -106,3 +106,16 @@ def pg_database(purpose: str, migrated: bool = True) -> Iterator[Store]:
         store.dispose()
         admin.execute(f"DROP DATABASE {name}")
         admin.close()
+
+
+def follow_cursor(base_url: str, url: str, seen: list[int], where: list[str]) -> None:
+    """Read the tickets' cursor export from ``url`` to its end, as a sync client does: the ids served go to
+    ``seen``, and the ``after_url`` it stopped at to ``where`` (to resume from later)."""
+    with httpx.Client(base_url=base_url, auth=(demo.ADMIN_EMAIL, demo.PASSWORD), timeout=120) as reader:
+        page = reader.get(url).json()
+        while True:
+            seen.extend(t["id"] for t in page["tickets"])
+            if page["end_of_stream"]:
+                break
+            page = reader.get(page["after_url"]).json()
+    where.append(page["after_url"])

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from tests.conftest import ADMIN, AGENT, END_USER, AppServer, start_app
 
 from deskstream import demo
-from tests.conftest import ADMIN, AGENT, END_USER, AppServer, start_app
 
 FORBIDDEN = {
     "error": {

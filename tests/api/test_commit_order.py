@@ -7,16 +7,15 @@ on one database file, as under ``serve --workers N``."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
-import httpx
+from tests.conftest import ADMIN, start_server
+from tests.helpers import follow_cursor
 
 from deskstream.clock import FixedClock, SimClock
 from deskstream.domain.tickets import CommentInput, TicketInput
 from deskstream.service import Actor, Desk
 from deskstream.store import Store
-from tests.conftest import ADMIN, start_server
 
 
 def test_a_reader_in_another_process_waits_for_a_stalled_sqlite_write_and_then_serves_it(tmp_path: Path) -> None:
@@ -36,14 +35,7 @@ def test_a_reader_in_another_process_waits_for_a_stalled_sqlite_write_and_then_s
             release.wait(25)
 
     def follow(url: str) -> None:
-        with httpx.Client(base_url=server.base_url, auth=ADMIN, timeout=60) as reader:
-            page = reader.get(url).json()
-            while True:
-                seen.extend(t["id"] for t in page["tickets"])
-                if page["end_of_stream"]:
-                    break
-                page = reader.get(page["after_url"]).json()
-        where.append(page["after_url"])
+        follow_cursor(server.base_url, url, seen, where)
 
     writer = threading.Thread(target=stalled_write)
     writer.start()

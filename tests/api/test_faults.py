@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-
 from tests.conftest import ADMIN, AGENT, ProcessServer
 from tests.helpers import clock, create_ticket
 

@@ -9,20 +9,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 from sqlalchemy import create_engine, text
+from tests.conftest import ADMIN, ProcessServer, start_server
+from tests.helpers import pg_database
 
 from deskstream import demo
 from deskstream.clock import SimClock
 from deskstream.service import Desk
 from deskstream.store import Store
-from tests.conftest import ADMIN, ProcessServer, start_server
-from tests.helpers import pg_database
 
 TARGETS = ("sqlite", "postgresql", "duckdb", "jsonl", "parquet")
 FAULTS = {"http429_every": 4, "http503_rate": 0.1, "http504_rate": 0.1, "non_json_429": True, "truncate_rate": 0.1,
