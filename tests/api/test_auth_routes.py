@@ -122,6 +122,8 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "users/cursor", "{resource}/sample")},
     "GET /_deskstream/clock": ("403", "403", "ok"),
     "POST /_deskstream/clock": ("403", "403", "ok"),
+    "GET /_deskstream/faults": ("403", "403", "ok"),
+    "PUT /_deskstream/faults": ("403", "403", "ok"),
 }
 
 
@@ -174,6 +176,7 @@ def request_of(operation: str, ids: dict[str, Any], n: int) -> tuple[str, str, d
         "policies": {"sla_policy": {"title": f"P{n}", "filter": {"all": [], "any": []}, "policy_metrics": []}},
         "reorder": {"sla_policy_ids": [ids["policy_id"]]},
         "clock": {"advance": 1},
+        "faults": {},
     }
     if path.endswith("update_many"):
         path += f"?ids={ids['ticket_id']}"
