@@ -176,7 +176,7 @@ def request_of(operation: str, ids: dict[str, Any], n: int) -> tuple[str, str, d
         "policies": {"sla_policy": {"title": f"P{n}", "filter": {"all": [], "any": []}, "policy_metrics": []}},
         "reorder": {"sla_policy_ids": [ids["policy_id"]]},
         "clock": {"advance": 1},
-        "faults": {},
+        "faults": {"seed": 0},
     }
     if path.endswith("update_many"):
         path += f"?ids={ids['ticket_id']}"
