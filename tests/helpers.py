@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -78,6 +79,20 @@ def tag_policy(admin: httpx.Client, tag: str, metrics: list[dict[str, Any]]) -> 
     created = admin.post("/api/v2/slas/policies", json={"sla_policy": body})
     assert created.status_code == 201, created.text
     return dict(created.json()["sla_policy"])
+
+
+@contextmanager
+def seeded_database_url(backend: str, directory: Path, purpose: str) -> Iterator[str]:
+    """The URL of a fresh database with the demo accounts: a SQLite file in ``directory``, or (``postgresql``) a
+    PostgreSQL database named for ``purpose``, dropped after."""
+    from tests.conftest import seed_accounts, seeded_database
+
+    if backend == "sqlite":
+        yield seeded_database(directory, seed_accounts)
+        return
+    with pg_database(purpose) as store:
+        seed_accounts(store)
+        yield store.url
 
 
 @contextmanager

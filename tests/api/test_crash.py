@@ -9,40 +9,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import ADMIN, start_server
+from tests.helpers import seeded_database_url
 
 from deskstream.store import Store, schema
-from tests.conftest import ADMIN, seed_accounts, seeded_database, start_server
-from tests.helpers import pg_database
 
 WRITERS = 3
 SECONDS = 1.0
 
 
-@contextmanager
-def sqlite_database(directory: Path) -> Iterator[str]:
-    yield seeded_database(directory, seed_accounts)
-
-
-@contextmanager
-def postgresql_database(_: Path) -> Iterator[str]:
-    with pg_database("crash") as store:
-        seed_accounts(store)
-        yield store.url
-
-
-@pytest.mark.parametrize("database", [sqlite_database, postgresql_database], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_after_kill_9_every_acknowledged_write_is_there_and_nothing_is_half_written(
-    tmp_path: Path, database: object
+    tmp_path: Path, backend: str
 ) -> None:
-    with database(tmp_path) as url:  # type: ignore[operator]
+    with seeded_database_url(backend, tmp_path, "crash") as url:
         server = start_server(tmp_path, "--rate-limit", "off", db_url=url)
         try:
             acknowledged: dict[int, int] = {}  # ticket id -> the last update number answered 200 (0: its create)

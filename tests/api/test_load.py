@@ -11,37 +11,22 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.conftest import ADMIN, AGENT, seed_accounts, seeded_database, start_server
-from tests.helpers import pg_database
+from tests.conftest import ADMIN, AGENT, start_server
+from tests.helpers import seeded_database_url
 
 CLIENTS = 200
 SECONDS = float(os.environ.get("DESKSTREAM_STRESS_SECONDS", "2"))
 
 
-@contextmanager
-def sqlite_database(directory: Path) -> Iterator[str]:
-    yield seeded_database(directory, seed_accounts)
-
-
-@contextmanager
-def postgresql_database(_: Path) -> Iterator[str]:
-    with pg_database("load") as store:
-        seed_accounts(store)
-        yield store.url
-
-
-@pytest.mark.parametrize("database", [sqlite_database, postgresql_database], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_200_clients_over_two_servers_get_only_successes_and_the_export_budgets_429(
-    tmp_path: Path, database: object
+    tmp_path: Path, backend: str
 ) -> None:
-    with database(tmp_path) as url:  # type: ignore[operator]
+    with seeded_database_url(backend, tmp_path, "load") as url:
         servers = [start_server(tmp_path, db_url=url) for _ in range(2)]
         try:
             seeded = servers[0].client(ADMIN).post(
