@@ -59,6 +59,9 @@ def test_a_bad_parameter_gets_its_status_and_a_zendesk_shaped_body(
 
 
 def test_a_start_time_exactly_a_minute_old_is_accepted(admin: httpx.Client) -> None:
-    response = admin.get(f"{EXPORTS}/tickets", params={"start_time": int(time.time()) - 61})
+    start = int(time.time()) - 61
+    response = admin.get(f"{EXPORTS}/tickets", params={"start_time": start})
     assert response.status_code == 200
-    assert response.json()["tickets"] == [] and response.json()["end_of_stream"] is True
+    # The session's shared server may hold another test's tickets of the last minute: only those may be served.
+    assert all(t["generated_timestamp"] >= start for t in response.json()["tickets"])
+    assert response.json()["end_of_stream"] is True
