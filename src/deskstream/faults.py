@@ -144,6 +144,8 @@ class Faults:
     def set(self, plan: FaultPlan) -> None:
         with self._lock:
             self.plan = plan
+            #: Read on every request: computed once here, not per request.
+            self.active = plan.active
             self._random = random.Random(plan.seed)
             self._requests = 0
 

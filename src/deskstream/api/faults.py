@@ -39,10 +39,10 @@ class FaultInjection:
         self.faults = faults
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        plan = self.faults.plan
-        if scope["type"] != "http" or not plan.active or not scope["path"].startswith(EXPORTS):
+        if not self.faults.active or scope["type"] != "http" or not scope["path"].startswith(EXPORTS):
             await self.app(scope, receive, send)
             return
+        plan = self.faults.plan
         outcome = self.faults.draw()
         if plan.slow_ms:
             await asyncio.sleep(plan.slow_ms / 1000)
