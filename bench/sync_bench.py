@@ -6,8 +6,11 @@ For two history sizes: the five streams read over HTTP by a bare loop that only 
 client that writes nothing can do), then ``deskstream sync`` into SQLite with the rate limit off (items/s and its
 ratio to the limit, peak RSS of the process), then a naive client (tickets' time-based export, following
 ``next_page`` until ``end_of_stream``, keeping the last version per id) and whether its record set equals the
-source's. Then a sync killed with SIGKILL at random points (20 times; 5 with ``--quick``) and finished, and whether
-``verify`` passes. Peak RSS flat in N: the ratio of the larger history's to the smaller's.
+source's, and tap-zendesk 2.8.2 (Singer, from PyPI into the compatibility suite's cached environment) on the
+streams it shares with deskstream's client (tickets, users, organizations, ticket_metric_events): its records/s and
+whether its record set equals the source's. Then a sync killed with SIGKILL at random points (20 times; 5 with
+``--quick``) and finished, and whether ``verify`` passes. Peak RSS flat in N: the ratio of the larger history's to the
+smaller's.
 """
 
 from __future__ import annotations
@@ -21,10 +24,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
+
 from common import Result, print_table, result, seed_accounts, serve
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the compatibility suite's client environments
+from tests.compat.runners import Tap, client_env  # noqa: E402
 
 from deskstream import demo
 from deskstream.generate import generate
@@ -78,6 +86,44 @@ def naive(client: httpx.Client) -> tuple[int, float]:
     return len(seen), time.perf_counter() - started
 
 
+#: The streams tap-zendesk and deskstream's client both mirror, and what each record's version is read from.
+TAP_STREAMS = {"tickets": "generated_timestamp", "users": "updated_at", "organizations": "updated_at",
+               "ticket_metric_events": "time"}  # fmt: skip
+
+
+def source_versions(client: httpx.Client) -> dict[str, dict[int, Any]]:
+    """Each tap stream's ids and their newest versions, as the upstream serves them."""
+    versions: dict[str, dict[int, Any]] = {}
+    for name, field in TAP_STREAMS.items():
+        path, cursor = STREAMS[name]
+        seen = versions[name] = {}
+        page = client.get(path, params={"start_time": 0, "per_page": 1000}).json()
+        while True:
+            seen.update({item["id"]: item[field] for item in page[name]})
+            if page["end_of_stream"]:
+                break
+            page = client.get(page["after_url"] if cursor else page["next_page"]).json()
+    return versions
+
+
+def tap_zendesk(base: str, home: Path, source: dict[str, dict[int, Any]]) -> tuple[int, float, bool]:
+    """tap-zendesk 2.8.2 over the four shared streams: (records, seconds, whether its set equals the source's)."""
+    home.mkdir()
+    tap = Tap(client_env("tap-zendesk==2.8.2"), base, home)
+    catalog = Tap.select(tap.discover(), tuple(TAP_STREAMS))
+    started = time.perf_counter()
+    messages = tap.start(catalog, "bench").messages()
+    took = time.perf_counter() - started
+    emitted: dict[str, dict[int, Any]] = {name: {} for name in TAP_STREAMS}
+    records = 0
+    for message in messages:
+        if message["type"] == "RECORD":
+            records += 1
+            emitted[message["stream"]][message["record"]["id"]] = message["record"].get(TAP_STREAMS[message["stream"]])
+    same = all(set(emitted[name]) == set(source[name]) for name in TAP_STREAMS)
+    return records, took, same
+
+
 def killed_and_finished(base: str, to: str, kills: int) -> bool:
     rng = random.Random(1)
     command = [sys.executable, "-m", "deskstream", "sync", "--from", base, "--email", AUTH[0], "--password", AUTH[1],
@@ -116,6 +162,10 @@ def run(mode: str = "quick") -> dict[str, Result]:
                 rss.append(peak)
                 count, took = naive(client)
                 results[f"naive_time_loop_{label}"] = result(count / took, f"tickets/s ({count:,} of {size:,})")
+                if size == sizes[0] or mode == "full":
+                    records, took, same = tap_zendesk(base, Path(tmp) / f"tap-{size}", source_versions(client))
+                    results[f"tap_zendesk_{label}"] = result(records / took, "records/s (4 streams)", limit)
+                    results[f"tap_zendesk_{label}_equals_source"] = result(float(same), "1 = same record set")
             if size == sizes[0]:
                 with serve(db) as base:
                     ok = killed_and_finished(base, f"jsonl:{tmp}/killed", kills)

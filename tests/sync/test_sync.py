@@ -104,12 +104,40 @@ def assert_no_duplicate_rows(to: str) -> None:
         assert [row for row, n in counted.items() if n > 1] == [], stream
 
 
+#: What the summary names each injected fault as (a 429 and a 503 are waited as told; the others backed off).
+MET = {
+    "http429_every + non_json_429": "429 with a body that is not JSON (text/plain) and Retry-After",
+    "http503_rate": "503 with a JSON body and Retry-After",
+    "http504_rate": "504 with a body that is not JSON (text/html)",
+    "truncate_rate": "connection closed mid-body",
+}
+LATE = 3600
+
+
+def faults_met(summary: Path) -> dict[str, str]:
+    """Every fault the ``--json`` summary says was met, and how it was handled."""
+    return {f["fault"]: f["handled"] for s in orjson.loads(summary.read_bytes()).values() for f in s["faults"]}
+
+
 @pytest.mark.parametrize("target", ["sqlite", "jsonl"], indirect=True)  # the faults are the client's; every target
-def test_a_sync_through_every_fault_leaves_a_mirror_that_verify_passes(upstream: ProcessServer, target: str) -> None:
-    faults(upstream, **FAULTS)
-    synced = deskstream("sync", upstream, target)
+def test_a_sync_through_every_fault_leaves_a_mirror_that_verify_passes(
+    upstream: ProcessServer, target: str, tmp_path: Path
+) -> None:
+    faults(upstream, **FAULTS, late_commit_s=LATE)
+    synced = deskstream("sync", upstream, target, "--json", str(tmp_path / "summary.json"))
     assert synced.returncode == 0, synced.stdout + synced.stderr
-    assert "retries" in synced.stdout
+    assert "faults met" in synced.stdout and "retries" in synced.stdout
+    met = faults_met(tmp_path / "summary.json")
+    assert {fault: met.get(said) for fault, said in MET.items()} == {
+        "http429_every + non_json_429": "waited as Retry-After said, asked again",
+        "http503_rate": "waited as Retry-After said, asked again",
+        "http504_rate": "backed off with jitter, asked again",
+        "truncate_rate": "backed off with jitter, asked again",
+    }, met
+    # The late commits show once their delay has passed; a resumed run that looks back as far catches them.
+    httpx.post(f"{upstream.base_url}/_deskstream/clock", json={"advance": LATE}, auth=ADMIN)
+    caught = deskstream("sync", upstream, target, "--lookback", str(LATE + 120))
+    assert caught.returncode == 0, caught.stdout + caught.stderr
     verified(upstream, target)
     assert_no_duplicate_rows(target)
 

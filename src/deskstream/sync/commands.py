@@ -67,7 +67,7 @@ def _connect(source: str, email: str, token: str | None, password: str | None, b
         target = open_target(target_url)
     except SyncError as error:
         raise click.BadParameter(str(error), param_hint="--to") from None
-    upstream = Upstream(url, Credentials(email, token, password, bearer), report.on_wait, report.on_retry)
+    upstream = Upstream(url, Credentials(email, token, password, bearer), report.on_wait, report.on_fault)
     return upstream, target
 
 
@@ -102,6 +102,8 @@ def sync_command(source: str, email: str, token: str | None, password: str | Non
         upstream.close()
         target.close()
     output.print(report.summary_table(f"deskstream sync from {upstream.url}"))
+    if (faults := report.faults_table()) is not None:
+        output.print(faults)
     for stats in report.stats.values():
         for overflow in stats.overflows:
             console.print(f"[yellow]{stats.name}: {overflow}[/]")

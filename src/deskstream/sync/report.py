@@ -1,16 +1,21 @@
 """What the user sees: a live line per stream while it runs (items, pages, rate, and when and why it waits), and a
-closing summary table, also as JSON for machines (spec/sync.md § The user sees)."""
+closing summary table, also as JSON for machines (spec/sync.md § The user sees), with every fault the upstream
+showed and what the client did about it: a user who sees a mirror pass ``verify`` also sees what it survived."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+
+from deskstream.sync.streams import Overflow
+from deskstream.sync.upstream import WAITED_FOR_BUDGET
 
 
 @dataclass
@@ -25,6 +30,8 @@ class StreamStats:
     waits: int = 0
     waited_s: float = 0.0
     overflows: list[str] = field(default_factory=list)
+    #: ``(what the upstream did, what the client did)`` → how many times.
+    faults: Counter[tuple[str, str]] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     status: str = "starting"
@@ -42,7 +49,8 @@ class StreamStats:
         shown = asdict(self)
         for name in ("started", "finished", "status"):
             shown.pop(name)
-        return {**shown, "seconds": round(self.seconds, 3), "waited_s": round(self.waited_s, 3)}
+        faults = [{"fault": what, "handled": how, "times": n} for (what, how), n in sorted(self.faults.items())]
+        return {**shown, "faults": faults, "seconds": round(self.seconds, 3), "waited_s": round(self.waited_s, 3)}
 
 
 class Report:
@@ -81,8 +89,17 @@ class Report:
         self.add(stream, waits=1, waited_s=seconds)
         self.update(stream, status=f"waiting {seconds:.1f} s: {why}")
 
-    def on_retry(self, stream: str) -> None:
-        self.add(stream, retries=1)
+    def on_fault(self, stream: str, what: str, handled: str) -> None:
+        """A fault met; every one but a spent budget is answered by asking again (a retry)."""
+        with self._lock:
+            self.stats[stream].faults[what, handled] += 1
+        if handled != WAITED_FOR_BUDGET:
+            self.add(stream, retries=1)
+
+    def on_overflow(self, stream: str, overflow: Overflow) -> None:
+        with self._lock:
+            self.stats[stream].overflows.append(overflow.message)
+            self.stats[stream].faults[overflow.fault, overflow.handled] += 1
 
     def _refresh(self) -> None:
         if self._live:
@@ -105,4 +122,16 @@ class Report:
             table.add_row(s.name, f"{s.items:,}", f"{s.stored:,}", f"{s.duplicates:,}", f"{s.deletes:,}",
                           f"{s.pages:,}", f"{s.retries:,}", f"{s.waits:,} ({s.waited_s:.1f} s)",
                           f"{s.seconds:.1f} s")  # fmt: skip
+        return table
+
+    def faults_table(self) -> Table | None:
+        """Every fault met, per stream, and how it was handled; None when the upstream showed none."""
+        rows = [(s.name, what, how, n) for s in self.stats.values() for (what, how), n in sorted(s.faults.items())]
+        if not rows:
+            return None
+        table = Table(title="faults met")
+        for column in ("stream", "fault", "times", "handled"):
+            table.add_column(column, justify="right" if column == "times" else "left")
+        for name, what, how, n in rows:
+            table.add_row(name, what, f"{n:,}", how)
         return table

@@ -16,7 +16,7 @@ from deskstream.sync.upstream import SyncError, Upstream
 
 
 def rows_of(stream: Stream, items: list[dict[str, Any]]) -> list[Row]:
-    return [Row(int(i["id"]), stream.version(i), stream.deleted_at(i), orjson.dumps(i)) for i in items]
+    return [Row.of(int(i["id"]), stream.version(i), stream.deleted_at(i), orjson.dumps(i)) for i in items]
 
 
 def sync_stream(
@@ -35,7 +35,7 @@ def sync_stream(
             report.add(stream.name, items=len(page.items), stored=written.stored, duplicates=written.duplicates,
                        deletes=written.deletes, pages=1)  # fmt: skip
             if page.overflow:
-                report.stats[stream.name].overflows.append(page.overflow)
+                report.on_overflow(stream.name, page.overflow)
             report.update(stream.name, status="reading")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from deskstream.sync.upstream import SyncError, Upstream
@@ -31,7 +32,13 @@ class LoopDetected(SyncError):
 def _epoch(value: Any) -> int:
     if isinstance(value, int | float):
         return int(value)
-    return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+    return _parsed(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _parsed(value: str) -> int:
+    """An ISO 8601 time as Unix seconds; cached, since a page's items share few seconds (a storm shares one)."""
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
 
 
 @dataclass(frozen=True)
@@ -69,14 +76,38 @@ STREAMS: dict[str, Stream] = {
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """A second a time-based page could not leave, and whether the list cursor drained it."""
+
+    second: int
+    items: int
+    drained: bool
+
+    fault = "a time-based page cut inside a second that holds more than a page"
+
+    @property
+    def handled(self) -> str:
+        if self.drained:
+            return "drained through the list cursor"
+        return "moved on to the next second; what the export never served of it is missing (verify names it)"
+
+    @property
+    def message(self) -> str:
+        if self.drained:
+            return f"second {self.second} held more than a page: drained {self.items} items through the list cursor"
+        return (f"second {self.second} held more than {self.items} items and the export cuts pages inside it: "
+                "the rest of that second could not be read")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Page:
     """One page's items and the checkpoint to store with them (where the next run resumes)."""
 
     items: list[dict[str, Any]]
     checkpoint: dict[str, Any]
     end_of_stream: bool
-    #: Set when this page drained or skipped a same-second overflow: what happened, for the summary.
-    overflow: str | None = None
+    #: Set when this page drained or skipped a same-second overflow, for the summary.
+    overflow: Overflow | None = None
 
 
 def _signature(items: list[dict[str, Any]]) -> tuple[Any, ...]:
@@ -144,13 +175,10 @@ def _follow_time(upstream: Upstream, stream: Stream, checkpoint: dict[str, Any])
         # The page never left its second and the stream goes on: the second holds more than a page.
         if stream.drains_by_list_cursor:
             drained = list(_drain_second(upstream, stream, start))
-            yield Page(items + drained, {**checkpoint, "start_time": start + 1}, False,
-                       f"second {start} held more than a page: drained {len(items) + len(drained)} items "
-                       "through the list cursor")  # fmt: skip
+            overflow = Overflow(start, max(len(items), len(drained)), drained=True)  # drained holds items too
+            yield Page(items + drained, {**checkpoint, "start_time": start + 1}, False, overflow)
         else:
-            yield Page(items, {**checkpoint, "start_time": start + 1}, False,
-                       f"second {start} held more than {len(items)} items and the export cuts pages inside it: "
-                       "the rest of that second could not be read")  # fmt: skip
+            yield Page(items, {**checkpoint, "start_time": start + 1}, False, Overflow(start, len(items), False))
         start += 1
 
 

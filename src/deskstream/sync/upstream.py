@@ -22,6 +22,8 @@ import orjson
 
 #: ``(stream, seconds, why)``: told before every wait, so the user sees when and why the client waits.
 OnWait = Callable[[str, float, str], None]
+#: ``(stream, what the upstream did, what the client did about it)``: every fault met, for the closing summary.
+OnFault = Callable[[str, str, str], None]
 #: Backoff of retried failures: 0.5 s doubling to at most 30 s, with full jitter; at most this many attempts.
 BACKOFF_BASE, BACKOFF_CAP, MAX_ATTEMPTS = 0.5, 30.0, 12
 #: The longest ``Retry-After`` honoured as given (a larger one is waited in pieces of this, and re-asked).
@@ -95,6 +97,35 @@ def _budget(headers: httpx.Headers) -> tuple[int, float] | None:
     return None
 
 
+#: What the client does about each kind of fault (the summary's "handled" column).
+WAITED_AS_TOLD = "waited as Retry-After said, asked again"
+BACKED_OFF = "backed off with jitter, asked again"
+WAITED_FOR_BUDGET = "waited for the budget's window to reset"
+
+
+def _transport_fault(error: httpx.TransportError) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "connection closed mid-body"
+    return f"connection failed ({type(error).__name__})"
+
+
+def _is_json(response: httpx.Response) -> bool:
+    try:
+        orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _status_fault(response: httpx.Response) -> str:
+    """A failed answer as the summary names it: its status, and what was odd about its body."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    body = "a JSON body" if _is_json(response) else f"a body that is not JSON ({kind})"
+    return f"{response.status_code} with {body}"
+
+
 class Pacer:
     """The upstream's advertised budget, shared by every stream: requests wait while none is left."""
 
@@ -104,7 +135,7 @@ class Pacer:
         self._reset_at = 0.0
         self._sleep = sleep
 
-    def take(self, stream: str, on_wait: OnWait) -> None:
+    def take(self, stream: str, on_wait: OnWait, on_fault: OnFault) -> None:
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -113,6 +144,7 @@ class Pacer:
                         self._remaining = self._remaining - 1 if now < self._reset_at else None
                     return
                 wait = self._reset_at - now
+            on_fault(stream, "the advertised rate limit spent", WAITED_FOR_BUDGET)
             on_wait(stream, wait, "rate limit: no request left this window")
             self._sleep(wait)
 
@@ -131,7 +163,7 @@ class Upstream:
     url: str
     credentials: Credentials
     on_wait: OnWait
-    on_retry: Callable[[str], None]
+    on_fault: OnFault
     timeout: float = 60.0
     sleep: Callable[[float], None] = time.sleep
 
@@ -147,48 +179,43 @@ class Upstream:
 
     def _backoff(self, stream: str, attempt: int, why: str) -> None:
         wait = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
-        self.on_retry(stream)
+        self.on_fault(stream, why, BACKED_OFF)
         self.on_wait(stream, wait, f"retrying: {why}")
         self.sleep(wait)
 
     def get(self, stream: str, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """One page as JSON, however many attempts it takes: waits told by ``Retry-After`` are not failures, and
-        :data:`MAX_ATTEMPTS` failures in a row give up."""
+        :data:`MAX_ATTEMPTS` failures in a row give up. Every fault met is told to ``on_fault``."""
         why, failures = "", 0
         while failures < MAX_ATTEMPTS:
-            self.pacer.take(stream, self.on_wait)
+            self.pacer.take(stream, self.on_wait, self.on_fault)
             try:
                 response = self.client.get(url, params=params)
-            except httpx.TimeoutException:
-                why = "timed out"
             except httpx.TransportError as error:
-                why = f"connection failed ({type(error).__name__})"
+                why = _transport_fault(error)
             else:
                 self.pacer.observe(response.headers)
                 status = response.status_code
                 if status in (401, 403):
                     raise AuthRefused(f"the upstream refused the credentials ({status} on {url})")
-                if status in (429, 503):
-                    given = _retry_after(response.headers)
-                    if given is not None:
-                        self.on_retry(stream)
-                        self.on_wait(stream, min(given, MAX_RETRY_AFTER), f"{status}, Retry-After {given:g} s")
-                        self.sleep(min(given, MAX_RETRY_AFTER))
-                        continue  # waited as told: not a failure
-                    why = f"{status} without Retry-After"
-                elif status >= 500:
-                    why = f"{status}"
+                if status in (429, 503) and (given := _retry_after(response.headers)) is not None:
+                    self.on_fault(stream, f"{_status_fault(response)} and Retry-After", WAITED_AS_TOLD)
+                    self.on_wait(stream, min(given, MAX_RETRY_AFTER), f"{status}, Retry-After {given:g} s")
+                    self.sleep(min(given, MAX_RETRY_AFTER))
+                    continue  # waited as told: not a failure
+                if status >= 500 or status == 429:
+                    why = _status_fault(response) + (" without Retry-After" if status in (429, 503) else "")
                 elif status >= 400:
                     raise UpstreamFailed(f"{status} on {url}: {response.text[:200].strip()}")
                 else:
                     try:
                         body = orjson.loads(response.content)
                     except orjson.JSONDecodeError:
-                        why = "a body that is not JSON"
+                        why = f"{status} with a body that is not JSON"
                     else:
                         if isinstance(body, dict):
                             return body
-                        why = "a body that is not a JSON object"
+                        why = f"{status} with a body that is not a JSON object"
             self._backoff(stream, failures, why)
             failures += 1
         raise UpstreamFailed(f"{stream}: gave up after {MAX_ATTEMPTS} attempts; last: {why}")

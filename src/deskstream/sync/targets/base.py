@@ -16,10 +16,13 @@ class Row:
     version: int
     deleted_at: int | None
     data: bytes
+    #: Tells two versions of one second apart (:meth:`of` computes it).
+    digest: str
 
-    @property
-    def digest(self) -> str:
-        return hashlib.blake2b(self.data, digest_size=16).hexdigest()
+    @classmethod
+    def of(cls, id: int, version: int, deleted_at: int | None, data: bytes) -> Row:
+        """SHA-256, the fastest of hashlib's digests where CPUs have SHA instructions: it runs once per item."""
+        return cls(id, version, deleted_at, data, hashlib.sha256(data).hexdigest()[:32])
 
 
 @dataclass(frozen=True)
