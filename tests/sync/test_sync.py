@@ -16,11 +16,12 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import create_engine, text
-from tests.conftest import ADMIN, ProcessServer, start_server
+from tests.conftest import ADMIN, ProcessServer, seed_accounts, start_server
 from tests.helpers import pg_database
 
 from deskstream import demo
-from deskstream.clock import SimClock
+from deskstream.clock import FixedClock, SimClock
+from deskstream.domain.people import OrganizationInput
 from deskstream.service import Desk
 from deskstream.store import Store
 
@@ -204,6 +205,31 @@ def test_changes_during_a_sync_are_levelled_by_the_next_after_the_horizon(tmp_pa
         admin.post("/_deskstream/clock", json={"advance": 120})
         assert deskstream("sync", server, to).returncode == 0
         verified(server, to)
+    finally:
+        server.stop()
+
+
+def seed_organizations_in_one_second(store: Store) -> None:
+    """1,100 organizations made in one second ten minutes ago: more than an export page."""
+    now = int(time.time())
+    seed_accounts(store, now)
+    desk = Desk(store, FixedClock(now - 600))
+    for n in range(1100):
+        desk.people.create_organization(OrganizationInput(name=f"Org {n}"))
+
+
+def test_a_second_cut_inside_on_organizations_is_drained_through_the_organizations_list(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--rate-limit", "off", "--faults", "tie_overflow=stall",
+                          seed=seed_organizations_in_one_second)  # fmt: skip
+    to = f"sqlite:///{tmp_path}/mirror.db"
+    try:
+        synced = deskstream("sync", server, to, "--streams", "organizations", "--json", str(tmp_path / "s.json"))
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert faults_met(tmp_path / "s.json") == {
+            "a time-based page cut inside a second that holds more than a page": "drained through /api/v2/organizations"
+        }
+        checked = deskstream("verify", server, to, "--streams", "organizations")
+        assert checked.returncode == 0 and "1,100" in checked.stdout, checked.stdout
     finally:
         server.stop()
 

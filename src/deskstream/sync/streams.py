@@ -7,9 +7,11 @@ inclusive, so the first items of each page may repeat the last of the one before
 Loop guards: a stream ends on ``end_of_stream`` and on nothing else (a null ``next_page`` alone ends nothing); a
 cursor that does not advance, a ``start_time`` that goes back and a page that repeats the one before are errors,
 never loops. A time-based page that cannot leave its second (an upstream cutting pages inside a second that holds
-more than a page, as real Zendesk may) is drained: through Zendesk's list cursor where the stream has one
-(``ticket_metric_events`` with ``page[size]``), else it is reported as an overflow and the stream moves on to the
-next second (what of that second the export never served is then missing, and ``verify`` says so).
+more than a page, as real Zendesk may) is drained through a list with Zendesk's cursor pagination where the
+stream has one: ``ticket_metric_events`` itself with ``page[size]`` (in time order, from the second), and
+``organizations`` through ``/api/v2/organizations`` (every organization, the second's kept). ``ticket_events`` has
+none: its overflow is reported and the stream moves on to the next second (what of that second the export never
+served is then missing, and ``verify`` says so).
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ def _parsed(value: str) -> int:
 
 
 @dataclass(frozen=True)
+class Drain:
+    """A list with Zendesk's cursor pagination (``page[size]``, ``links.next``, ``meta.has_more``) holding a stream's
+    items: in time order from a ``start_time`` (read from the second until a later one), or not (read whole)."""
+
+    path: str
+    from_start_time: bool
+
+
+@dataclass(frozen=True)
 class Stream:
     name: str
     path: str
@@ -49,8 +60,8 @@ class Stream:
     #: An item's version: the time the export orders it by (a newer version has a greater or equal one).
     version: Callable[[dict[str, Any]], int]
     params: dict[str, str] = field(default_factory=dict)
-    #: The list cursor that drains a second a time-based page cannot leave (``page[size]``), if the stream has one.
-    drains_by_list_cursor: bool = False
+    #: The list that drains a second a time-based page cannot leave, if the stream has one.
+    drain: Drain | None = None
 
     def deleted_at(self, item: dict[str, Any]) -> int | None:
         """When a ticket was deleted (a tombstone), from the version of its ``deleted`` status."""
@@ -69,32 +80,33 @@ STREAMS: dict[str, Stream] = {
         Stream("ticket_events", "/api/v2/incremental/ticket_events", False,
                lambda i: _epoch(i.get("timestamp") or i["created_at"]), {"include": "comment_events"}),
         Stream("ticket_metric_events", "/api/v2/incremental/ticket_metric_events", False,
-               lambda i: _epoch(i["time"]), drains_by_list_cursor=True),
-        Stream("organizations", "/api/v2/incremental/organizations", False, lambda i: _epoch(i["updated_at"])),
+               lambda i: _epoch(i["time"]), drain=Drain("/api/v2/incremental/ticket_metric_events", True)),
+        Stream("organizations", "/api/v2/incremental/organizations", False, lambda i: _epoch(i["updated_at"]),
+               drain=Drain("/api/v2/organizations", False)),
     )
 }  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Overflow:
-    """A second a time-based page could not leave, and whether the list cursor drained it."""
+    """A second a time-based page could not leave, and the list that drained it (None: none could)."""
 
     second: int
     items: int
-    drained: bool
+    drained: str | None
 
     fault = "a time-based page cut inside a second that holds more than a page"
 
     @property
     def handled(self) -> str:
         if self.drained:
-            return "drained through the list cursor"
+            return f"drained through {self.drained}"
         return "moved on to the next second; what the export never served of it is missing (verify names it)"
 
     @property
     def message(self) -> str:
         if self.drained:
-            return f"second {self.second} held more than a page: drained {self.items} items through the list cursor"
+            return f"second {self.second} held more than a page: drained {self.items} items through {self.drained}"
         return (f"second {self.second} held more than {self.items} items and the export cuts pages inside it: "
                 "the rest of that second could not be read")  # fmt: skip
 
@@ -173,26 +185,27 @@ def _follow_time(upstream: Upstream, stream: Stream, checkpoint: dict[str, Any])
             start = end_time
             continue
         # The page never left its second and the stream goes on: the second holds more than a page.
-        if stream.drains_by_list_cursor:
-            drained = list(_drain_second(upstream, stream, start))
-            overflow = Overflow(start, max(len(items), len(drained)), drained=True)  # drained holds items too
+        if stream.drain:
+            drained = list(_drain_second(upstream, stream, stream.drain, start))
+            overflow = Overflow(start, max(len(items), len(drained)), stream.drain.path)  # drained holds items too
             yield Page(items + drained, {**checkpoint, "start_time": start + 1}, False, overflow)
         else:
-            yield Page(items, {**checkpoint, "start_time": start + 1}, False, Overflow(start, len(items), False))
+            yield Page(items, {**checkpoint, "start_time": start + 1}, False, Overflow(start, len(items), None))
         start += 1
 
 
-def _drain_second(upstream: Upstream, stream: Stream, second: int) -> Iterator[dict[str, Any]]:
-    """Every item of ``second`` through Zendesk's list cursor (``page[size]``, ``links.next``, ``meta.has_more``)."""
-    url: str = stream.path
-    params: dict[str, int] | None = {"start_time": second, "page[size]": 100}
+def _drain_second(upstream: Upstream, stream: Stream, drain: Drain, second: int) -> Iterator[dict[str, Any]]:
+    """Every item of ``second`` through ``drain``'s list, 100 a page."""
+    url: str = drain.path
+    params: dict[str, int] | None = {"page[size]": 100, **({"start_time": second} if drain.from_start_time else {})}
     while True:
         body = upstream.get(stream.name, url, params)
-        items = list(body.get(stream.name) or [])
-        for item in items:
-            if stream.version(item) > second:
+        for item in body.get(stream.name) or []:
+            version = stream.version(item)
+            if drain.from_start_time and version > second:
                 return
-            yield item
+            if version == second:
+                yield item
         meta, links = body.get("meta") or {}, body.get("links") or {}
         if not meta.get("has_more") or not links.get("next"):
             return

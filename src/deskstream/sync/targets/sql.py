@@ -29,6 +29,7 @@ EXTRAS = {"duckdb": "duckdb"}
 #: A positional placeholder in each DB-API paramstyle (PEP 249) the three backends' drivers use.
 PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":{n}", "numeric_dollar": "${n}"}
 COLUMNS = ("id", "version", "deleted_at", "digest", "data")
+DUCKDB_TYPES = ("BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR")
 
 
 @contextmanager
@@ -122,8 +123,7 @@ class SqlTarget:
                 replaced = [r.id for r in fresh if r.id in stored]
                 for n in range(0, len(replaced), CHUNK):
                     conn.execute(delete(table).where(table.c.id.in_(replaced[n:n + CHUNK])))
-                # The driver's own executemany: SQLAlchemy's per-row parameter processing cost more than the insert.
-                conn.exec_driver_sql(self._insert(conn, stream), [
+                self._insert(conn, stream, [
                     (r.id, r.version, r.deleted_at, r.digest, r.data.decode() if self.with_data else None)
                     for r in fresh
                 ])  # fmt: skip
@@ -132,10 +132,19 @@ class SqlTarget:
         return Written(len(fresh), len(rows) - len(fresh), sum(r.deleted_at is not None for r in fresh))
 
     @staticmethod
-    def _insert(conn: Connection, stream: str) -> str:
+    def _insert(conn: Connection, stream: str, rows: list[tuple[Any, ...]]) -> None:
+        """The rows through the driver itself: SQLAlchemy's per-row parameter processing cost more than the insert.
+        DuckDB's executemany runs one statement per row (a 10k-ticket mirror took 250 s), so DuckDB gets one
+        statement of five lists, unnested into rows."""
+        table, columns = conn.dialect.identifier_preparer.quote(stream), ", ".join(COLUMNS)
+        if conn.dialect.name == "duckdb":
+            lists = ", ".join(f"UNNEST(${n}::{kind}[])" for n, kind in enumerate(DUCKDB_TYPES, 1))
+            by_column = tuple(map(list, zip(*rows, strict=True)))
+            conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {lists}", by_column)
+            return
         mark = PLACEHOLDER[conn.dialect.paramstyle]
         marks = ", ".join(mark.format(n=n) for n in range(1, len(COLUMNS) + 1))
-        return f"INSERT INTO {conn.dialect.identifier_preparer.quote(stream)} ({', '.join(COLUMNS)}) VALUES ({marks})"
+        conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
     def versions(self, stream: str) -> Iterator[tuple[int, int]]:
         table = self.table(stream)
