@@ -10,19 +10,21 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Row:
-    """One item as a target stores it: the upstream's JSON bytes, with what dedupe and verify need beside them."""
+    """One item as a target stores it: its JSON text, with what dedupe and verify need beside them."""
 
     id: int
     version: int
     deleted_at: int | None
-    data: bytes
+    data: str
     #: Tells two versions of one second apart (:meth:`of` computes it).
     digest: str
 
     @classmethod
-    def of(cls, id: int, version: int, deleted_at: int | None, data: bytes) -> Row:
-        """SHA-256, the fastest of hashlib's digests where CPUs have SHA instructions: it runs once per item."""
-        return cls(id, version, deleted_at, data, hashlib.sha256(data).hexdigest()[:32])
+    def of(cls, id: int, version: int, deleted_at: int | None, encoded: bytes) -> Row:
+        """The row of an item ``encoded`` by orjson. Its text is kept, not the bytes: orjson's bytes hold a 4 KiB
+        buffer whatever their length (a page of 18,000 metric events took 77 MB). SHA-256 is the fastest of
+        hashlib's digests where CPUs have SHA instructions, and it runs once per item."""
+        return cls(id, version, deleted_at, encoded.decode(), hashlib.sha256(encoded).hexdigest()[:32])
 
 
 @dataclass(frozen=True)

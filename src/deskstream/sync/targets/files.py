@@ -66,7 +66,7 @@ class FileTarget:
     def _append_jsonl(self, stream: str, rows: list[Row]) -> dict[str, Any]:
         path = self._jsonl(stream)
         with open(path, "ab") as out:
-            out.write(b"".join(row.data + b"\n" for row in rows))
+            out.write("".join(row.data + "\n" for row in rows).encode())
             out.flush()
             os.fsync(out.fileno())
             return {"bytes": out.tell()}
@@ -88,7 +88,7 @@ class FileTarget:
             "id": pa.array([r.id for r in rows], pa.int64()),
             "version": pa.array([r.version for r in rows], pa.int64()),
             "deleted_at": pa.array([r.deleted_at for r in rows], pa.int64()),
-            "data": pa.array([r.data.decode() for r in rows], pa.string()),
+            "data": pa.array([r.data for r in rows], pa.string()),
         })  # fmt: skip
         final = directory / f"part-{done + 1:06d}.parquet"
         partial = final.with_suffix(".parquet.tmp")

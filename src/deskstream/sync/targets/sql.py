@@ -124,7 +124,7 @@ class SqlTarget:
                 for n in range(0, len(replaced), CHUNK):
                     conn.execute(delete(table).where(table.c.id.in_(replaced[n:n + CHUNK])))
                 self._insert(conn, stream, [
-                    (r.id, r.version, r.deleted_at, r.digest, r.data.decode() if self.with_data else None)
+                    (r.id, r.version, r.deleted_at, r.digest, r.data if self.with_data else None)
                     for r in fresh
                 ])  # fmt: skip
             conn.execute(delete(self.state).where(self.state.c.stream == stream))
