@@ -98,6 +98,9 @@ def sync_command(source: str, email: str, token: str | None, password: str | Non
     try:
         with report:
             errors = runner.run(upstream, target, streams, start_time, lookback, report)
+    except KeyboardInterrupt:
+        output.print(report.summary_table(f"deskstream sync from {upstream.url}: interrupted; run it again to resume"))
+        raise
     finally:
         upstream.close()
         target.close()

@@ -12,7 +12,7 @@ import orjson
 from deskstream.sync.report import Report
 from deskstream.sync.streams import STREAMS, Page, Stream, follow, resumed
 from deskstream.sync.targets import Row, Target
-from deskstream.sync.upstream import SyncError, Upstream
+from deskstream.sync.upstream import Interrupted, SyncError, Upstream
 
 
 def rows_of(stream: Stream, items: list[dict[str, Any]]) -> list[Row]:
@@ -50,13 +50,17 @@ def run(
             sync_stream(upstream, target, STREAMS[name], start_time, lookback, report)
             report.update(name, status="done")
         except SyncError as error:
-            report.update(name, status="failed", error=str(error))
+            report.update(name, status="interrupted" if isinstance(error, Interrupted) else "failed", error=str(error))
             errors.append(error)
         finally:
             report.stats[name].finished = time.monotonic()
 
     with ThreadPoolExecutor(len(streams), thread_name_prefix="stream") as pool:
         futures = [pool.submit(one, name) for name in streams]
-        for future in futures:
-            future.result()  # what is not a SyncError is a bug: let it show
+        try:
+            for future in futures:
+                future.result()  # what is not a SyncError is a bug: let it show
+        except KeyboardInterrupt:
+            upstream.stop()  # each stream stops after the page it is writing: its checkpoint stays whole
+            raise
     return errors

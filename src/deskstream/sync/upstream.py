@@ -34,6 +34,10 @@ class SyncError(Exception):
     """The sync cannot go on (one line for the user)."""
 
 
+class Interrupted(SyncError):
+    """The user stopped the sync (Ctrl-C): every stream stops at its next request or wait."""
+
+
 class AuthRefused(SyncError):
     """The upstream refused the credentials (exit 3)."""
 
@@ -165,7 +169,6 @@ class Upstream:
     on_wait: OnWait
     on_fault: OnFault
     timeout: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.url, timeout=self.timeout, headers={"Accept": "application/json"},
@@ -173,9 +176,18 @@ class Upstream:
         self.credentials.apply(self.client)
         self.pacer = Pacer(self.sleep)
         self._random = random.Random()
+        self._stopping = threading.Event()
 
     def close(self) -> None:
         self.client.close()
+
+    def stop(self) -> None:
+        """Make every stream raise :class:`Interrupted` at its next request or wait (waits end at once)."""
+        self._stopping.set()
+
+    def sleep(self, seconds: float) -> None:
+        if self._stopping.wait(seconds):
+            raise Interrupted("interrupted")
 
     def _backoff(self, stream: str, attempt: int, why: str) -> None:
         wait = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
@@ -188,6 +200,7 @@ class Upstream:
         :data:`MAX_ATTEMPTS` failures in a row give up. Every fault met is told to ``on_fault``."""
         why, failures = "", 0
         while failures < MAX_ATTEMPTS:
+            self.sleep(0)  # a stream that was told to stop stops here
             self.pacer.take(stream, self.on_wait, self.on_fault)
             try:
                 response = self.client.get(url, params=params)
