@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import create_engine, text
-from tests.conftest import ADMIN, ProcessServer, seed_accounts, start_server
+from tests.conftest import ADMIN, AGENT, ProcessServer, seed_accounts, start_server
 from tests.helpers import pg_database
 
 from deskstream import demo
@@ -291,6 +291,15 @@ def test_refused_credentials_exit_3_without_printing_them(upstream: ProcessServe
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 3, done.stderr
     assert "wrong-secret-42" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_agent_is_refused_with_exit_3_and_told_that_exports_are_admins_only(
+    upstream: ProcessServer, tmp_path: Path
+) -> None:
+    done = subprocess.run([sys.executable, "-m", "deskstream", "sync", "--from", upstream.base_url, "--email",
+                           AGENT[0], "--password", AGENT[1], "--to", f"sqlite:///{tmp_path}/m.db"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 3 and "admins' only" in done.stderr, done.stderr
 
 
 def test_a_target_that_cannot_be_written_is_exit_2(upstream: ProcessServer) -> None:

@@ -209,8 +209,10 @@ class Upstream:
             else:
                 self.pacer.observe(response.headers)
                 status = response.status_code
-                if status in (401, 403):
-                    raise AuthRefused(f"the upstream refused the credentials ({status} on {url})")
+                if status == 401:
+                    raise AuthRefused(f"the upstream refused the credentials (401 on {url})")
+                if status == 403:
+                    raise AuthRefused(f"the upstream refused this user (403 on {url}): its exports are admins' only")
                 if status in (429, 503) and (given := _retry_after(response.headers)) is not None:
                     self.on_fault(stream, f"{_status_fault(response)} and Retry-After", WAITED_AS_TOLD)
                     self.on_wait(stream, min(given, MAX_RETRY_AFTER), f"{status}, Retry-After {given:g} s")
