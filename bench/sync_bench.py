@@ -44,7 +44,7 @@ STREAMS = {
     "ticket_metric_events": ("/api/v2/incremental/ticket_metric_events", False),
     "organizations": ("/api/v2/incremental/organizations", False),
 }
-MODES = {"smoke": ((300, 600), 1), "quick": ((1_000, 5_000), 3), "full": ((10_000, 100_000), 20)}
+MODES = {"smoke": ((300,), 1), "quick": ((1_000, 5_000), 3), "full": ((10_000, 100_000), 20)}
 AUTH = (demo.ADMIN_EMAIL, demo.PASSWORD)
 
 
@@ -181,10 +181,9 @@ def run(mode: str = "quick") -> dict[str, Result]:
                     records, took, same = tap_zendesk(base, Path(tmp) / f"tap-{size}", source_versions(client))
                     results[f"tap_zendesk_{label}"] = result(records / took, "records/s (4 streams)", limit)
                     results[f"tap_zendesk_{label}_equals_source"] = result(float(same), "1 = same record set")
-            if size == sizes[0]:
-                with serve(db) as base:
+                if size == sizes[0]:
                     ok = killed_and_finished(base, f"jsonl:{tmp}/killed", kills)
-                results[f"killed_{kills}x_then_verify"] = result(1.0 if ok else 0.0, "1 = mirror equals source")
+                    results[f"killed_{kills}x_then_verify"] = result(float(ok), "1 = mirror equals source")
     return results
 
 
