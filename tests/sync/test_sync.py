@@ -303,6 +303,15 @@ def test_an_agent_is_refused_with_exit_3_and_told_that_exports_are_admins_only(
     assert done.returncode == 3 and "admins' only" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("kind", ["jsonl:{}/typo", "sqlite:///{}/typo.db"])
+def test_verify_of_a_mirror_that_is_not_there_is_one_line_exit_2_and_makes_nothing(
+    upstream: ProcessServer, tmp_path: Path, kind: str
+) -> None:
+    done = deskstream("verify", upstream, kind.format(tmp_path))
+    assert done.returncode == 2 and "run deskstream sync first" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
 def test_a_target_that_cannot_be_written_is_exit_2(upstream: ProcessServer) -> None:
     done = deskstream("sync", upstream, "mysql://nowhere/db")
     assert done.returncode == 2 and "--to" in done.stderr

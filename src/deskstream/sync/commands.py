@@ -56,7 +56,7 @@ def _upstream_options(command: F) -> F:
 
 
 def _connect(source: str, email: str, token: str | None, password: str | None, bearer: str | None,
-             target_url: str, report: Report) -> tuple[Upstream, Target]:  # fmt: skip
+             target_url: str, report: Report, existing: bool = False) -> tuple[Upstream, Target]:  # fmt: skip
     if sum(x is not None for x in (token, password, bearer)) != 1:
         raise click.UsageError("give exactly one of --token, --password and --bearer")
     try:
@@ -64,7 +64,7 @@ def _connect(source: str, email: str, token: str | None, password: str | None, b
     except SyncError as error:
         raise click.BadParameter(str(error), param_hint="--from") from None
     try:
-        target = open_target(target_url)
+        target = open_target(target_url, existing)
     except SyncError as error:
         raise click.BadParameter(str(error), param_hint="--to") from None
     upstream = Upstream(url, Credentials(email, token, password, bearer), report.on_wait, report.on_fault)
@@ -122,7 +122,7 @@ def verify_command(source: str, email: str, token: str | None, password: str | N
                    target_url: str, streams: list[str], start_time: int) -> None:  # fmt: skip
     """Compare the mirror in TARGET with the upstream, stream by stream; exit 1 on any difference."""
     report = Report(streams, console, live=False)
-    upstream, target = _connect(source, email, token, password, bearer, target_url, report)
+    upstream, target = _connect(source, email, token, password, bearer, target_url, report, existing=True)
     try:
         with console.status("reading the upstream…"):
             checks = [check_stream(upstream, target, name, start_time) for name in streams]

@@ -20,6 +20,9 @@ from deskstream.sync.targets.base import Row, Written
 from deskstream.sync.targets.sql import SqlTarget
 from deskstream.sync.upstream import SyncError
 
+#: The index and checkpoints beside the data files.
+INDEX = "_deskstream_index.db"
+
 
 def _fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
@@ -42,7 +45,7 @@ class FileTarget:
                 import pyarrow  # noqa: F401
             except ImportError:
                 raise SyncError("parquet targets need pyarrow: pip install 'deskstream[parquet]'") from None
-        self.index = SqlTarget(f"sqlite:///{self.directory / '_deskstream_index.db'}", with_data=False)
+        self.index = SqlTarget(f"sqlite:///{self.directory / INDEX}", with_data=False)
         self._repaired: set[str] = set()
 
     def checkpoint(self, stream: str) -> dict[str, Any] | None:
