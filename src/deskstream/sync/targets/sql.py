@@ -149,7 +149,7 @@ class SqlTarget:
     def versions(self, stream: str) -> Iterator[tuple[int, int]]:
         table = self.table(stream)
         with _translated(), self.engine.connect() as conn:
-            for row in conn.execute(select(table.c.id, table.c.version)):
+            for row in conn.execute(select(table.c.id, table.c.version).order_by(table.c.id)):
                 yield int(row[0]), int(row[1])
 
     def close(self) -> None:
