@@ -26,8 +26,8 @@ STATE = "_deskstream_state"
 #: How many ids one look-up of stored versions asks for.
 CHUNK = 500
 EXTRAS = {"duckdb": "duckdb"}
-#: A positional placeholder in each DB-API paramstyle (PEP 249) the three backends' drivers use.
-PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":{n}", "numeric_dollar": "${n}"}
+#: The positional placeholder of each DB-API paramstyle (PEP 249) of the drivers that take rows: sqlite3 and psycopg.
+PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 COLUMNS = ("id", "version", "deleted_at", "digest", "data")
 DUCKDB_TYPES = ("BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR")
 
@@ -142,8 +142,7 @@ class SqlTarget:
             by_column = tuple(map(list, zip(*rows, strict=True)))
             conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {lists}", by_column)
             return
-        mark = PLACEHOLDER[conn.dialect.paramstyle]
-        marks = ", ".join(mark.format(n=n) for n in range(1, len(COLUMNS) + 1))
+        marks = ", ".join([PLACEHOLDER[conn.dialect.paramstyle]] * len(COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
     def versions(self, stream: str) -> Iterator[tuple[int, int]]:
