@@ -57,13 +57,15 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
            "jsonl": f"jsonl:{tmp_path}/mirror", "parquet": f"parquet:{tmp_path}/mirror"}[kind]  # fmt: skip
 
 
-def command(verb: str, server: ProcessServer, to: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "deskstream", verb, "--from", server.base_url, "--email", ADMIN[0],
-            "--password", ADMIN[1], "--to", to, *extra]  # fmt: skip
+def command(verb: str, server: ProcessServer, to: str, *extra: str, user: tuple[str, str] = ADMIN) -> list[str]:
+    return [sys.executable, "-m", "deskstream", verb, "--from", server.base_url, "--email", user[0],
+            "--password", user[1], "--to", to, *extra]  # fmt: skip
 
 
-def deskstream(verb: str, server: ProcessServer, to: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command(verb, server, to, *extra), capture_output=True, text=True, timeout=300)
+def deskstream(
+    verb: str, server: ProcessServer, to: str, *extra: str, user: tuple[str, str] = ADMIN
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(verb, server, to, *extra, user=user), capture_output=True, text=True, timeout=300)
 
 
 def faults(server: ProcessServer, **on: object) -> None:
@@ -287,9 +289,7 @@ def test_bad_usage_is_one_line_and_exit_2(upstream: ProcessServer, tmp_path: Pat
 
 
 def test_refused_credentials_exit_3_without_printing_them(upstream: ProcessServer, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "deskstream", "sync", "--from", upstream.base_url, "--email",
-                           ADMIN[0], "--password", "wrong-secret-42", "--to", f"sqlite:///{tmp_path}/m.db"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = deskstream("sync", upstream, f"sqlite:///{tmp_path}/m.db", user=(ADMIN[0], "wrong-secret-42"))
     assert done.returncode == 3, done.stderr
     assert "wrong-secret-42" not in done.stdout + done.stderr and "Traceback" not in done.stderr
 
@@ -297,9 +297,7 @@ def test_refused_credentials_exit_3_without_printing_them(upstream: ProcessServe
 def test_an_agent_is_refused_with_exit_3_and_told_that_exports_are_admins_only(
     upstream: ProcessServer, tmp_path: Path
 ) -> None:
-    done = subprocess.run([sys.executable, "-m", "deskstream", "sync", "--from", upstream.base_url, "--email",
-                           AGENT[0], "--password", AGENT[1], "--to", f"sqlite:///{tmp_path}/m.db"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = deskstream("sync", upstream, f"sqlite:///{tmp_path}/m.db", user=AGENT)
     assert done.returncode == 3 and "admins' only" in done.stderr, done.stderr
 
 
