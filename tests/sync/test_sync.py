@@ -138,8 +138,10 @@ def test_a_sync_through_every_fault_leaves_a_mirror_that_verify_passes(
         "http504_rate": "backed off with jitter, asked again",
         "truncate_rate": "backed off with jitter, asked again",
     }, met
-    # The late commits show once their delay has passed; a resumed run that looks back as far catches them.
-    httpx.post(f"{upstream.base_url}/_deskstream/clock", json={"advance": LATE}, auth=ADMIN)
+    # The late commits show once the fault is lifted (the other faults stay on); a resumed run that looks back as
+    # far as they were late catches them. (Moving the clock instead would pass SLA targets, whose breaches land
+    # within the new horizon: verify would then see the mirror ahead of what the upstream serves yet.)
+    faults(upstream, **FAULTS)
     caught = deskstream("sync", upstream, target, "--lookback", str(LATE + 120))
     assert caught.returncode == 0, caught.stdout + caught.stderr
     verified(upstream, target)
