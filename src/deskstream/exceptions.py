@@ -147,3 +147,19 @@ class RateLimited(DeskstreamError):
     ) -> None:
         super().__init__(description)
         self.retry_after = retry_after
+
+
+class CursorExpired(DeskstreamError):
+    """Raised when a change feed's ``since`` is older than its retention (or not one it gave): the changes after it
+    are gone, so the client must resync in full, then follow the feed from ``resync_since`` (spec/beyond.md)."""
+
+    status = 410
+    error = "CursorExpired"
+
+    def __init__(self, description: str, high_water_mark: int, resync_since: int) -> None:
+        super().__init__(description)
+        self.high_water_mark = high_water_mark
+        self.resync_since = resync_since
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "high_water_mark": self.high_water_mark, "resync_since": self.resync_since}

@@ -99,23 +99,23 @@ class ErrorBody(BaseModel):
     details: dict[str, Any] | None = None
 
 
-def _documented(description: str) -> dict[str, Any]:
+def documented(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
 #: The errors every route may answer: listed in the OpenAPI description by ``responses=`` on each router.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _documented("Malformed input: JSON, a parameter, a cursor or an id"),
-    401: _documented("No or wrong credentials"),
-    403: _documented("The caller's role may not do this"),
-    404: _documented("No such record, or a deleted one"),
-    422: _documented("Well-formed input with invalid values (`RecordInvalid`)"),
-    429: _documented("Over the rate limit; `Retry-After` says when to come back"),
+    400: documented("Malformed input: JSON, a parameter, a cursor or an id"),
+    401: documented("No or wrong credentials"),
+    403: documented("The caller's role may not do this"),
+    404: documented("No such record, or a deleted one"),
+    422: documented("Well-formed input with invalid values (`RecordInvalid`)"),
+    429: documented("Over the rate limit; `Retry-After` says when to come back"),
 }
 #: A route that takes a body (every POST, PUT and DELETE: ``api.middleware.BodyLimit``) may also answer 413.
-WITH_BODY: dict[int | str, dict[str, Any]] = {413: _documented("A request body over the configured limit")}
+WITH_BODY: dict[int | str, dict[str, Any]] = {413: documented("A request body over the configured limit")}
 #: ``PUT /tickets/{id}`` with ``safe_update`` may also answer 409.
 SAFE_UPDATE: dict[int | str, dict[str, Any]] = {
     **WITH_BODY,
-    409: _documented("safe_update with an updated_stamp that is no longer the ticket's"),
+    409: documented("safe_update with an updated_stamp that is no longer the ticket's"),
 }

@@ -30,11 +30,15 @@ from deskstream.store import schema
 from deskstream.store.engine import Store
 from deskstream.store.records import AuditRecord, StoredRecord, StoredTicket, TicketVersion
 from deskstream.store.writer import (
+    LOGGED,
     Writer,
     allocate_ids,
     audit_rows,
+    change_row,
     dumps,
+    metric_change_rows,
     metric_event_rows,
+    ticket_change_row,
     ticket_row,
     version_row,
 )
@@ -113,6 +117,7 @@ class BatchWriter(Writer):
         self._sla_rows.clear()
         for table in ("ticket_versions", "ticket_events", "comments", "ticket_metric_events"):
             self._insert(table, self._rows.pop(table, []))
+        self.log_changes()
         self._metric_rows.clear()
         self._pending = 0
         self._tx.close()
@@ -131,6 +136,7 @@ class BatchWriter(Writer):
         committed before holds whole changes only, since flushes happen between changes."""
         for buffer in (self._rows, self._current_rows, self._sla_rows, self._metric_rows):
             buffer.clear()
+        self.changes = []
         self._pending = 0
         error = RuntimeError("generation aborted")
         self._tx.__exit__(type(error), error, None)
@@ -211,10 +217,12 @@ class BatchWriter(Writer):
         if version.audit_id is None:
             self.counts["system_updates"] += 1
         self._buffer("ticket_versions", version_row(version, row["json"]))
+        self.changes.append(ticket_change_row(version))
 
     def add_audit(self, audit: AuditRecord) -> None:
         event, comment = audit_rows(audit)
         self._buffer("ticket_events", event)
+        self.changes.append(change_row("ticket_events", audit.id, audit.timestamp))
         self.counts["audits"] += 1
         self.counts["child_events"] += audit.child_events
         if comment is not None:
@@ -222,7 +230,9 @@ class BatchWriter(Writer):
             self.counts["comments"] += 1
 
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
-        for row in metric_event_rows(events):
+        rows = metric_event_rows(events)
+        self.changes += metric_change_rows(rows)
+        for row in rows:
             self._buffer("ticket_metric_events", row)
             self._metric_rows[row["id"]] = row
             if row["type"] == "breach":
@@ -246,7 +256,10 @@ class BatchWriter(Writer):
     def insert_record(self, table: str, values: dict[str, Any], record: dict[str, Any]) -> None:
         if table == "sla_policies":
             self._policies = None
-        self._buffer(table, {**values, "json": dumps(record)})
+        body = dumps(record)
+        self._buffer(table, {**values, "json": body})
+        if table in LOGGED:
+            self.changes.append(change_row(table, record["id"], values["updated_at"], None, False, body))
         self._records[(table, record["id"])] = StoredRecord(record, values.get("deleted_at"))
         self.counts[table] += 1
 
@@ -292,3 +305,4 @@ class BatchWriter(Writer):
             super().mark_breach_deleted(event_id)
             return
         row["json"] = dumps({**orjson.loads(row["json"]), "deleted": True})
+        self.changes.append(change_row("ticket_metric_events", event_id, row["time"]))

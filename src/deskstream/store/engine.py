@@ -32,7 +32,8 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from deskstream.store import migrations
+from deskstream.store import changes, migrations
+from deskstream.store.changes import ChangeLog
 from deskstream.store.errors import DuplicateRecord, StoreError, StoreUnavailable
 from deskstream.store.scans import Scans
 from deskstream.store.writer import Writer
@@ -177,7 +178,9 @@ class Store:
         """A write transaction as a :class:`Writer` (which locks the tickets it loads); ``stamped=False`` for a
         write that stamps nothing an export serves (a rate-limit counter)."""
         with self.write(stamped) as conn:
-            yield Writer(conn, locking=True)
+            writer = Writer(conn, locking=True)
+            yield writer
+            writer.log_changes()
 
     @contextmanager
     def reading(self) -> Iterator[Writer]:
@@ -202,6 +205,18 @@ class Store:
                 conn.exec_driver_sql(f"SELECT pg_advisory_lock_shared({STAMP_LOCK})")
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock_shared({STAMP_LOCK})")
             yield Scans(conn)
+
+    @contextmanager
+    def change_log(self) -> Iterator[ChangeLog]:
+        """A read transaction on the change log (no wait for a write in flight: ``seq`` is allocated in commit
+        order, so the last one visible has every earlier one committed before it)."""
+        with self.read() as conn:
+            yield ChangeLog(conn)
+
+    def prune_changes(self, before: int) -> int:
+        """Drop the change log's changes stamped before ``before`` (the retention window); returns how many."""
+        with self.write(stamped=False) as conn:
+            return changes.prune(conn, before)
 
     def kv_get(self, key: str) -> str | None:
         with self.reading() as r:

@@ -259,11 +259,51 @@ def _empty_write_only_properties(conn: Connection) -> None:
             after = tuple(row._mapping[c.name] for c in key_columns)
 
 
+def _changes(conn: Connection) -> None:
+    """Version 5: the change log, with the history already stored numbered in time order (a database older than the
+    log still has a complete feed): every ticket version, ticket event and metric event, and the current user and
+    organization rows."""
+    m = MetaData()
+    changes = Table(
+        "changes",
+        m,
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("resource", String(32), nullable=False),
+        Column("record_id", BigInteger, nullable=False),
+        Column("version", Integer, nullable=True),
+        Column("deleted", Boolean, nullable=False),
+        Column("time", BigInteger, nullable=False),
+        Column("json", LargeBinary, nullable=True),
+    )
+    Index("ix_changes_time", changes.c.time)
+    m.create_all(conn)
+    binary = "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
+    conn.execute(text(f"""
+        INSERT INTO changes (seq, resource, record_id, version, deleted, time, json)
+        SELECT ROW_NUMBER() OVER (ORDER BY time, resource, record_id, version), resource, record_id, version, deleted,
+               time, json
+        FROM (
+            SELECT 'tickets' AS resource, v.ticket_id AS record_id, v.version AS version,
+                   t.deleted_at IS NOT NULL AND v.version = t.version AS deleted, v.generated_timestamp AS time,
+                   CAST(NULL AS {binary}) AS json
+            FROM ticket_versions v JOIN tickets t ON t.id = v.ticket_id
+            UNION ALL SELECT 'ticket_events', id, NULL, FALSE, timestamp, NULL FROM ticket_events
+            UNION ALL SELECT 'ticket_metric_events', id, NULL, FALSE, time, NULL FROM ticket_metric_events
+            UNION ALL SELECT 'users', id, NULL, deleted_at IS NOT NULL, updated_at, json FROM users
+            UNION ALL SELECT 'organizations', id, NULL, deleted_at IS NOT NULL, updated_at, json FROM organizations
+        ) AS history
+    """))
+    last = conn.execute(text("SELECT MAX(seq) FROM changes")).scalar()
+    if last:
+        conn.execute(insert(schema.id_sequences).values(name="changes", value=last))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base tables", _base_tables),
     Migration(2, "rate limit counters", _rate_limit_counters),
     Migration(3, "sla states", _sla_states),
     Migration(4, "write-only ticket properties served empty", _empty_write_only_properties),
+    Migration(5, "change log", _changes),
 ]
 
 

@@ -217,3 +217,22 @@ sla_states = Table(
     Column("json", LargeBinary, nullable=False),
 )
 Index("ix_sla_states_deadline", sla_states.c.next_deadline)
+
+#: The change log behind ``/api/v2/incremental/changes`` (beyond.md § Change-sequence mode; migration 5): one row
+#: per change to an exported record, numbered ``seq`` in commit order (allocated inside the write transaction, which
+#: holds the database's write lock, or PostgreSQL's stamp lock, to its commit). Tickets point at their version and
+#: events at their row, so a change costs a small row and no second copy of the JSON; users and organizations keep
+#: only a current row, so their change carries the record as it was then. ``time`` is the stamp the record's export
+#: orders it by; the retention window (``serve --retention``) prunes on it.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("resource", String(32), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("deleted", Boolean, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("json", LargeBinary, nullable=True),
+)
+Index("ix_changes_time", changes.c.time)

@@ -44,6 +44,9 @@ _LOAD_RECORD = {
     )
     for name in ("users", "organizations", "groups", "sla_policies")
 }
+_INSERT_CHANGES = insert(schema.changes)
+#: The exported records whose every change the change log numbers (groups and SLA policies are not exported).
+LOGGED = frozenset({"users", "organizations"})
 _LOAD_SLA_STATE = select(_s.c.json).where(_s.c.ticket_id == bindparam("ticket_id"))
 _UPDATE_SLA_STATE = (
     update(_s)
@@ -77,6 +80,11 @@ def allocate_ids(conn: Connection, name: str, count: int = 1) -> int:
         except IntegrityError:
             return allocate_ids(conn, name, count)
     return int(row[0]) - count + 1
+
+
+def ticket_change_row(version: TicketVersion) -> dict[str, Any]:
+    return change_row("tickets", version.item["id"], version.item["generated_timestamp"], version.version,
+                      version.deleted_at is not None)  # fmt: skip
 
 
 def ticket_row(version: TicketVersion) -> dict[str, Any]:
@@ -150,6 +158,17 @@ def metric_event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def change_row(resource: str, record_id: int, time: int, version: int | None = None, deleted: bool = False,
+               json: bytes | None = None) -> dict[str, Any]:
+    """One change log row, before its ``seq`` (numbered when the transaction's changes are written)."""
+    return {"resource": resource, "record_id": record_id, "version": version, "deleted": deleted, "time": time,
+            "json": json}  # fmt: skip
+
+
+def metric_change_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [change_row("ticket_metric_events", row["id"], row["time"]) for row in rows]
+
+
 def _served(event: dict[str, Any]) -> dict[str, Any]:
     """A metric event as served: without its ``_ts`` (its time in Unix seconds, for the ``time`` column)."""
     item = dict(event)
@@ -166,9 +185,19 @@ class Writer(Accounts):
     def __init__(self, conn: Connection, locking: bool = False) -> None:
         super().__init__(conn)
         self.locking = locking
+        #: This transaction's changes to exported records, in the order made; numbered and written at its end.
+        self.changes: list[dict[str, Any]] = []
 
     def allocate(self, name: str, count: int = 1) -> int:
         return allocate_ids(self.conn, name, count)
+
+    def log_changes(self) -> None:
+        """Number this transaction's changes and write them: called last, inside the transaction, so the change
+        log's ``seq`` follows commit order (writers hold the write lock, or the stamp lock, until they commit)."""
+        if self.changes:
+            first = allocate_ids(self.conn, "changes", len(self.changes))
+            self.conn.execute(_INSERT_CHANGES, [{**c, "seq": first + n} for n, c in enumerate(self.changes)])
+            self.changes = []
 
     # tickets ----------------------------------------------------------------------------------------------------
     def load_ticket(self, ticket_id: int) -> StoredTicket | None:
@@ -193,17 +222,21 @@ class Writer(Accounts):
         else:
             self.conn.execute(_UPDATE_TICKET, {"ticket_id": row.pop("id"), **row})
         self.conn.execute(_INSERT_VERSION, [version_row(version, row["json"])])
+        self.changes.append(ticket_change_row(version))
 
     def add_audit(self, audit: AuditRecord) -> None:
         event, comment = audit_rows(audit)
         self.conn.execute(_INSERT_EVENT, [event])
         if comment is not None:
             self.conn.execute(_INSERT_COMMENT, [comment])
+        self.changes.append(change_row("ticket_events", audit.id, audit.timestamp))
 
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
         """Insert metric events (``incremental/ticket_metric_events`` items) as they are served."""
         if events:
-            self.conn.execute(_INSERT_METRIC_EVENTS, metric_event_rows(events))
+            rows = metric_event_rows(events)
+            self.conn.execute(_INSERT_METRIC_EVENTS, rows)
+            self.changes += metric_change_rows(rows)
 
     # people -----------------------------------------------------------------------------------------------------
     def load_record(self, table: str, record_id: int) -> StoredRecord | None:
@@ -217,17 +250,28 @@ class Writer(Accounts):
 
     def insert_record(self, table: str, values: dict[str, Any], record: dict[str, Any]) -> None:
         """Insert a record; :class:`DuplicateRecord` (the transaction is then lost) if a unique value is taken."""
+        body = dumps(record)
         try:
-            self.conn.execute(insert(schema.metadata.tables[table]), [{**values, "json": dumps(record)}])
+            self.conn.execute(insert(schema.metadata.tables[table]), [{**values, "json": body}])
         except IntegrityError as error:
             raise DuplicateRecord(str(error.orig)) from error
+        self._log_record(table, record["id"], values, body)
 
     def update_record(self, table: str, record_id: int, values: dict[str, Any], record: dict[str, Any]) -> None:
         t = schema.metadata.tables[table]
+        body = dumps(record)
         try:
-            self.conn.execute(update(t).where(t.c.id == record_id).values(**values, json=dumps(record)))
+            self.conn.execute(update(t).where(t.c.id == record_id).values(**values, json=body))
         except IntegrityError as error:
             raise DuplicateRecord(str(error.orig)) from error
+        self._log_record(table, record_id, values, body)
+
+    def _log_record(self, table: str, record_id: int, values: dict[str, Any], body: bytes) -> None:
+        """A user's or organization's change, with the record as it is now (its row keeps no history)."""
+        if table in LOGGED:
+            time = values.get("updated_at") or orjson.loads(body)["updated_at"]
+            self.changes.append(change_row(table, record_id, int(time), None, values.get("deleted_at") is not None,
+                                           body))  # fmt: skip
 
     def user_id_by_email(self, email: str) -> int | None:
         """The user (live or deleted: an email stays taken) with this email, compared case-insensitively."""
@@ -300,8 +344,9 @@ class Writer(Accounts):
     def mark_breach_deleted(self, event_id: int) -> None:
         """A breach undone (its target moved past it, or no longer applies) keeps its row with ``deleted: true``."""
         m = schema.ticket_metric_events
-        raw = self.conn.execute(select(m.c.json).where(m.c.id == event_id)).scalar()
-        if raw is not None:
-            event = orjson.loads(raw)
+        row = self.conn.execute(select(m.c.json, m.c.time).where(m.c.id == event_id)).first()
+        if row is not None:
+            event = orjson.loads(row.json)
             event["deleted"] = True
             self.conn.execute(update(m).where(m.c.id == event_id).values(json=dumps(event)))
+            self.changes.append(change_row("ticket_metric_events", event_id, row.time))

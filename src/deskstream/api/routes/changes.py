@@ -1,0 +1,70 @@
+"""The change feed (``serve --change-sequence``): ``GET /api/v2/incremental/changes``, mounted only when enabled.
+
+The handler is asynchronous so that ``wait=S`` holds no worker thread while it waits: it reads the log in the
+thread pool, and between reads sleeps on the event loop. A change made in any process on the database shows at the
+next read (every :data:`POLL_SECONDS`), so a waiting client gets it within that much of its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from deskstream.api.deps import Admin, DeskDep
+from deskstream.api.errors import ERRORS, documented
+from deskstream.api.ratelimit import incremental_rate_limit
+from deskstream.api.responses import link, raw_response
+from deskstream.export import changes as feed
+from deskstream.service import Desk
+
+router = APIRouter(
+    responses={**ERRORS, 410: documented("`since` is older than the retention window: resync, then follow from "
+                                          "`resync_since`")},
+    prefix="/api/v2/incremental", tags=["change feed"], dependencies=[Depends(incremental_rate_limit)],
+)  # fmt: skip
+
+#: How often a waiting request looks for new changes.
+POLL_SECONDS = 0.2
+#: How often, at most, a server process drops the changes that have left the retention window (on a feed request).
+PRUNE_EVERY_SECONDS = 600.0
+
+PARAMETERS: dict[str, Any] = {"parameters": [
+    {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+     "description": "The last seq the client has (0, the default, is the beginning); the page holds what follows"},
+    {"name": "per_page", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}, "description": "Changes per page (1000)"},
+    {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0, "maximum": 60},
+     "description": "Seconds to wait for a change when there is none after since (long poll)"},
+]}  # fmt: skip
+
+
+def _read(desk: Desk, request: feed.FeedRequest, retention: int) -> feed.FeedPage:
+    with desk.store.change_log() as log:
+        return feed.read_page(log, request, desk.clock.now(), retention)
+
+
+def _prune(request: Request, desk: Desk, retention: int) -> None:
+    """Storage only: a ``since`` is refused once its next change is out of the window, pruned or not yet."""
+    state = request.app.state
+    if time.monotonic() >= getattr(state, "changes_pruned_at", 0.0) + PRUNE_EVERY_SECONDS:
+        state.changes_pruned_at = time.monotonic()
+        desk.store.prune_changes(desk.clock.now() - retention)
+
+
+@router.get("/changes", openapi_extra=PARAMETERS)
+async def incremental_changes(request: Request, desk: DeskDep, _: Admin) -> Response:
+    """Every change to every exported record after ``since``, in commit order; 410 once ``since`` has expired."""
+    wanted = feed.parse(request.query_params)
+    retention: int = request.app.state.settings.retention
+    deadline = time.monotonic() + wanted.wait
+    await run_in_threadpool(_prune, request, desk, retention)
+    page = await run_in_threadpool(_read, desk, wanted, retention)
+    while not page.changes and time.monotonic() < deadline:
+        await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        page = await run_in_threadpool(_read, desk, wanted, retention)
+    body = feed.frame(page, lambda last: link(request, {"since": str(last)}))
+    return raw_response(request, body)
