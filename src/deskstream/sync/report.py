@@ -71,6 +71,17 @@ class Report:
         if self._live:
             self._live.stop()
 
+    def add_stream(self, name: str) -> None:
+        """A row for requests that serve several streams at once (the change feed's)."""
+        with self._lock:
+            self.stats.setdefault(name, StreamStats(name))
+        self._refresh()
+
+    def drop_stream(self, name: str) -> None:
+        with self._lock:
+            self.stats.pop(name, None)
+        self._refresh()
+
     def update(self, stream: str, **changes: Any) -> None:
         with self._lock:
             stats = self.stats[stream]

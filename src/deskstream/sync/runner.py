@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from deskstream.sync import feed
 from deskstream.sync.report import Report
 from deskstream.sync.streams import STREAMS, Page, Stream, follow, resumed
 from deskstream.sync.targets import Row, Target
@@ -42,7 +43,24 @@ def sync_stream(
 def run(
     upstream: Upstream, target: Target, streams: list[str], start_time: int, lookback: int, report: Report
 ) -> list[SyncError]:
-    """Every stream to its end; returns the errors of the streams that could not finish."""
+    """Every stream to its end, through the upstream's change feed if it has one (and no ``start_time`` asks for
+    less than everything: the feed has no time), else through its exports; returns the errors of the streams that
+    could not finish."""
+    def exports() -> list[SyncError]:
+        return run_exports(upstream, target, streams, start_time, lookback, report)
+
+    if not start_time:
+        through_feed = feed.run(upstream, target, streams, report, exports,
+                                lambda name, items: rows_of(STREAMS[name], items))  # fmt: skip
+        if through_feed is not None:
+            return through_feed
+    return exports()
+
+
+def run_exports(
+    upstream: Upstream, target: Target, streams: list[str], start_time: int, lookback: int, report: Report
+) -> list[SyncError]:
+    """Every stream through its export, each in its own thread."""
     errors: list[SyncError] = []
 
     def one(name: str) -> None:

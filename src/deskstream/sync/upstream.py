@@ -46,6 +46,18 @@ class UpstreamFailed(SyncError):
     """The upstream kept failing, or answered what no retry can fix."""
 
 
+class NotOffered(UpstreamFailed):
+    """404: the upstream has no such path (real Zendesk has no change feed)."""
+
+
+class Gone(UpstreamFailed):
+    """410: what was asked for is gone (a change feed position past its retention); ``body`` says what to do."""
+
+    def __init__(self, message: str, body: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.body = body
+
+
 @dataclass(frozen=True)
 class Credentials:
     """How to sign in: an API token, a password or an OAuth bearer token. Never printed."""
@@ -121,6 +133,14 @@ def _is_json(response: httpx.Response) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _status_fault(response: httpx.Response) -> str:
@@ -220,6 +240,10 @@ class Upstream:
                     continue  # waited as told: not a failure
                 if status >= 500 or status == 429:
                     why = _status_fault(response) + (" without Retry-After" if status in (429, 503) else "")
+                elif status == 404:
+                    raise NotOffered(f"404 on {url}: the upstream has no such path")
+                elif status == 410:
+                    raise Gone(f"410 on {url}: {response.text[:200].strip()}", _object(response))
                 elif status >= 400:
                     raise UpstreamFailed(f"{status} on {url}: {response.text[:200].strip()}")
                 else:
