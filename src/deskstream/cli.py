@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
-from deskstream import demo
+from deskstream import demo, observability
 from deskstream.clock import RealClock
 from deskstream.domain.people import ROLES, Role, UserInput
 from deskstream.exceptions import DeskstreamError
@@ -141,14 +141,15 @@ def serve(**options: Any) -> None:
 
     if settings.workers > 1:
         os.environ.update(settings.as_env())
-        uvicorn.run(
-            "deskstream.api.app:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level="warning",
-        )
+        with observability.multiprocess_dir():  # before uvicorn spawns the workers, so their metrics share it
+            uvicorn.run(
+                "deskstream.api.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_level="warning",
+            )
     else:
         from deskstream.api import create_app
 

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default=False, description="Serve /api/v2/incremental/changes (a feed that cannot miss)."
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1, description="Largest accepted request body, in bytes.")
+    log_json: bool = Field(
+        default=False, description="Write one JSON line per request to stderr (method, path, status, duration, user)."
+    )
     synchronous: Literal["normal", "full"] = Field(
         default="normal",
         description="SQLite durability: 'normal' keeps every acknowledged write through a process crash; 'full' "

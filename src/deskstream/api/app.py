@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from deskstream import __version__, faults
-from deskstream.api import errors, ratelimit
+from deskstream.api import errors, metrics, ratelimit
+from deskstream.api.access import Observe, RouteOfRequest, json_log
 from deskstream.api.faults import FaultInjection
 from deskstream.api.middleware import BodyLimit, JsonSuffix, MethodsOfPath
 from deskstream.api.routes import ROUTERS
@@ -15,6 +20,16 @@ from deskstream.service import Desk
 from deskstream.service.sla_scheduler import scheduler_lifespan
 from deskstream.settings import Settings
 from deskstream.store import Store
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The SLA scheduler runs while the server serves; a stopping worker withdraws its pool gauges."""
+    try:
+        async with scheduler_lifespan(app):
+            yield
+    finally:
+        metrics.worker_stopped()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        lifespan=scheduler_lifespan,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.store = store
@@ -39,14 +54,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.desk = Desk(store, clock)
     app.state.faults = faults.Faults(faults.parse(settings.faults))
     errors.install(app)
-    for router in ROUTERS:
+    served = [*ROUTERS, metrics.router]
+    for router in served:
         app.include_router(router)
-    routes = [(r.path, r.methods) for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    routes = [(r.path, r.methods) for router in served for r in router.routes if isinstance(r, APIRoute)]
+    app.add_middleware(RouteOfRequest)
     app.add_middleware(MethodsOfPath, routes=routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonSuffix)
     ratelimit.install(app)
     app.add_middleware(FaultInjection, faults=app.state.faults)
+    log = json_log() if settings.log_json else None
+    templates = [path for path, _ in routes] + [r.path for r in app.routes if isinstance(r, Route)]  # + /docs
+    app.add_middleware(Observe, templates=templates, store=store, log=log)
     return app
 
 

@@ -35,6 +35,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from deskstream.api import metrics
 from deskstream.api.deps import admin
 from deskstream.clock import Clock
 from deskstream.exceptions import RateLimited
@@ -164,6 +165,7 @@ class RateLimits:
         )
         setattr(request.state, HEADERS_KEY, headers)
         if not window.allowed:
+            metrics.rate_limited(bucket.name)
             raise RateLimited(retry_after=window.resets)
 
     def account_headers(self) -> list[tuple[bytes, bytes]]:
@@ -199,7 +201,7 @@ class RateLimitHeaders:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] == metrics.METRICS_PATH:  # scrapes are no Zendesk request
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})

@@ -2,7 +2,8 @@
 
 One daemon thread per server process calls :meth:`SlaService.tick` about once a second. Several processes on one
 database are safe: each pass claims the due tickets inside a write transaction and a breached instance is marked,
-so a breach is written once whichever process gets there first.
+so a breach is written once whichever process gets there first. Each pass is counted, with the breaches it wrote,
+in :mod:`deskstream.observability` (``GET /metrics``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from deskstream.observability import SLA_BREACHES, SLA_RUNS
 from deskstream.service.sla import SlaService
 
 log = logging.getLogger("deskstream.sla")
@@ -38,9 +40,13 @@ class SlaScheduler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.sla.tick()
+                breaches = self.sla.tick()
             except Exception:  # a failed pass (a lock timeout, a closed pool) is retried on the next one
+                SLA_RUNS.labels("failed").inc()
                 log.exception("SLA scheduler pass failed")
+            else:
+                SLA_RUNS.labels("ok").inc()
+                SLA_BREACHES.inc(breaches)
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from deskstream.api import metrics
 from deskstream.api.deps import Admin, DeskDep
 from deskstream.api.errors import ERRORS
 from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
@@ -119,6 +120,7 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
             selection = _selection(request, stream, includes)
             page = time_page(scans, selection, start, visible_until(now), per_page, split_ties, _late(request, now))
             loaded = _sideload(scans, stream, page, includes, now)
+    metrics.export_page(request, key, page.count)
     end_time = page.last.time if page.last else start
     meta = {
         "count": page.count,
@@ -142,6 +144,7 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
         selection = _selection(request, stream, includes)
         page = cursor_page(scans, selection, after, visible_until(now), per_page, _late(request, now))
         loaded = _sideload(scans, stream, page, includes, now)
+    metrics.export_page(request, key, page.count)
     after_cursor = encode_cursor(page.last or after)
     meta = {
         "after_cursor": after_cursor,
@@ -173,6 +176,7 @@ def metric_events_cursor(request: Request, desk: Desk) -> Response:
             else:
                 position = decode_cursor(after) if after else Position(start, 0)
                 page = cursor_page(scans, Selection(stream), position, visible_until(now), size)
+    metrics.export_page(request, stream.key, page.count)
     after_cursor = encode_cursor(page.last) if page.last else None
     before_cursor = encode_cursor(page.first) if page.first else None
     has_more = not page.end_of_stream
