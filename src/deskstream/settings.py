@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from deskstream import faults
 
 ENV_PREFIX = "DESKSTREAM_"
+#: The units ``--retention`` takes, in seconds.
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
 class Settings(BaseSettings):
@@ -49,6 +51,11 @@ class Settings(BaseSettings):
     change_sequence: bool = Field(
         default=False, description="Serve /api/v2/incremental/changes (a feed that cannot miss)."
     )
+    retention: int = Field(
+        default=30 * 86_400,
+        description="How long the change feed keeps changes: seconds, or a number with s, m, h or d (30d); an "
+        "older since gets 410.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1, description="Largest accepted request body, in bytes.")
     log_json: bool = Field(
         default=False, description="Write one JSON line per request to stderr (method, path, status, duration, user)."
@@ -79,6 +86,17 @@ class Settings(BaseSettings):
         if not (text.isascii() and text.isdigit()):
             raise PydanticCustomError("rate_limit", "expected a positive whole number (requests per minute) or 'off'")
         return int(text) or None
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> int:
+        """``30d``, ``12h``, ``90m``, ``3600s`` or plain seconds, at least one second."""
+        text = str(value).strip().lower()
+        unit = _UNITS.get(text[-1:], 0)
+        digits = text[:-1] if unit else text
+        if not (digits.isascii() and digits.isdigit()) or int(digits) * (unit or 1) < 1:
+            raise PydanticCustomError("retention", "expected a duration such as 30d, 12h, 90m or 3600 (seconds)")
+        return int(digits) * (unit or 1)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -14,7 +14,7 @@ from deskstream.api import errors, metrics, ratelimit
 from deskstream.api.access import Observe, RouteOfRequest, json_log
 from deskstream.api.faults import FaultInjection
 from deskstream.api.middleware import BodyLimit, JsonSuffix, MethodsOfPath
-from deskstream.api.routes import ROUTERS
+from deskstream.api.routes import ROUTERS, changes
 from deskstream.clock import make_clock
 from deskstream.service import Desk
 from deskstream.service.sla_scheduler import scheduler_lifespan
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.desk = Desk(store, clock)
     app.state.faults = faults.Faults(faults.parse(settings.faults))
     errors.install(app)
-    served = [*ROUTERS, metrics.router]
+    served = [*ROUTERS, metrics.router, *([changes.router] if settings.change_sequence else [])]
     for router in served:
         app.include_router(router)
     routes = [(r.path, r.methods) for router in served for r in router.routes if isinstance(r, APIRoute)]
