@@ -52,14 +52,15 @@ def seed_accounts(db: str) -> None:
 
 
 @contextmanager
-def serve(db: str) -> Iterator[str]:
+def serve(db: str, *extra: str) -> Iterator[str]:
     """A ``deskstream serve`` process (rate limit off) over the database ``db``; yields its base URL once it answers.
 
     The environment's ``DESKSTREAM_*`` settings are dropped so a developer's shell cannot change what is measured.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
-    command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off"]
+    command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off",
+               *extra]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -65,6 +65,7 @@ BENCHMARKS: dict[str, Any] = {
     "update_latency": _updates,
     "history_bench": lambda mode: importlib.import_module("history_bench").run(mode),
     "sync_bench": lambda mode: importlib.import_module("sync_bench").run(mode),
+    "feed_bench": lambda mode: importlib.import_module("feed_bench").run(mode),
 }
 
 
