@@ -6,6 +6,7 @@ a script runs, and bench/run.py puts it there for the modules it imports).
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import statistics
@@ -87,3 +88,12 @@ def print_table(results: dict[str, Result]) -> None:
         limit = "" if r["limit"] is None else f"{r['limit']:,.1f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
         print(f"{name:<{width}}  {r['value']:>12,.1f}  {r['unit']:<26}  {limit:>12}  {ratio:>6}")
+
+
+def mode_of_arguments(doc: str) -> str:
+    """The benchmark's size from its command line: ``--smoke`` (tiny: checks that it runs), ``--quick``, or full."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it runs, measures nothing")
+    args = parser.parse_args()
+    return "smoke" if args.smoke else "quick" if args.quick else "full"

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from deskstream.generate import generate
 from deskstream.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, print_table, result, seed_accounts, serve  # noqa: E402  (bench/ is a folder of scripts)
+from common import Result, mode_of_arguments, print_table, result, seed_accounts, serve  # noqa: E402  (bench/ is a folder of scripts)
 from export_bench import _tail_string  # noqa: E402
 
 #: mode → (tickets, days of history)
@@ -113,11 +112,7 @@ def run(mode: str = "quick") -> dict[str, Result]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it runs, measures nothing")
-    args = parser.parse_args()
-    print_table(run("smoke" if args.smoke else "quick" if args.quick else "full"))
+    print_table(run(mode_of_arguments(__doc__)))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import tempfile
@@ -36,8 +35,9 @@ from deskstream.generate import generate
 from deskstream.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, percentile, result  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from common import Result, mode_of_arguments, percentile, result  # noqa: E402  (bench/ is a folder of scripts, not a package)
 from update_latency import server  # noqa: E402
+
 #: mode → (tickets, days, latency samples per size, table sizes for page latency)
 MODES: dict[str, tuple[int, int, int, tuple[int, ...]]] = {
     "smoke": (300, 14, 10, ()),
@@ -166,11 +166,7 @@ def run(mode: str = "quick") -> dict[str, Result]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it runs, measures nothing")
-    args = parser.parse_args()
-    for name, r in run("smoke" if args.smoke else "quick" if args.quick else "full").items():
+    for name, r in run(mode_of_arguments(__doc__)).items():
         limit = f"limit {r['limit']:,.1f}, ratio {r['ratio']:.2f}" if r["limit"] else ""
         print(f"{name:<40}{r['value']:>14,.1f} {r['unit']:<10}{limit}")
 

@@ -15,7 +15,6 @@ passes. Peak RSS flat in N: the ratio of the larger history's to the smaller's.
 
 from __future__ import annotations
 
-import argparse
 import random
 import signal
 import subprocess
@@ -29,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from common import Result, print_table, result, seed_accounts, serve
+from common import Result, mode_of_arguments, print_table, result, seed_accounts, serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the compatibility suite's client environments
 from tests.compat.runners import Tap, client_env  # noqa: E402
@@ -177,11 +176,7 @@ def run(mode: str = "quick") -> dict[str, Result]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args()
-    results = run("smoke" if args.smoke else "quick" if args.quick else "full")
+    results = run(mode_of_arguments(__doc__))
     print_table(results)
     print(orjson.dumps(results).decode())
 
