@@ -122,6 +122,12 @@ def test_a_long_poll_returns_when_a_change_arrives_and_at_the_wait_when_none_doe
     assert body["count"] > 0 and at - written < 5
 
 
+def test_the_feed_is_in_the_openapi_description_with_its_parameters_and_its_410(admin: httpx.Client) -> None:
+    operation = admin.get("/openapi.json").json()["paths"][CHANGES]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"since", "per_page", "wait"}
+    assert "410" in operation["responses"]
+
+
 def test_only_admins_read_the_feed(feed: Server) -> None:
     assert feed.client(AGENT).get(CHANGES).status_code == 403
     assert feed.client(None).get(CHANGES).status_code == 401
