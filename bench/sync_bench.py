@@ -32,6 +32,7 @@ from common import Result, mode_of_arguments, print_table, result, seed_accounts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the compatibility suite's client environments
 from tests.compat.runners import Tap, client_env  # noqa: E402
+from tests.helpers import PEAK_RSS  # noqa: E402
 
 from deskstream import demo
 from deskstream.generate import generate
@@ -64,22 +65,6 @@ def http_walk(client: httpx.Client) -> tuple[int, float]:
     started = time.perf_counter()
     items = sum(len(page[name]) for name in STREAMS for page in pages(client, name))
     return items, time.perf_counter() - started
-
-
-#: ``deskstream`` run so that it writes its own peak RSS (VmHWM, kB) to the file named first: exec starts VmHWM
-#: afresh, while the ``ru_maxrss`` a parent reads counts the pages the child had as a fork of that parent.
-PEAK_RSS = """
-import atexit, runpy, sys
-out = sys.argv.pop(1)
-def peak():
-    with open("/proc/self/status") as status:
-        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    with open(out, "w") as written:
-        written.write(kb)
-atexit.register(peak)
-sys.argv[0] = "deskstream"
-runpy.run_module("deskstream", run_name="__main__")
-"""
 
 
 def sync(base: str, to: str, *extra: str) -> tuple[int, float, int]:

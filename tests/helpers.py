@@ -134,3 +134,20 @@ def follow_cursor(base_url: str, url: str, seen: list[int], where: list[str]) ->
                 break
             page = reader.get(page["after_url"]).json()
     where.append(page["after_url"])
+
+
+#: ``python -c PEAK_RSS OUT deskstream ARGS...``: runs ``deskstream ARGS`` and writes its peak resident set (VmHWM,
+#: KiB) to OUT at exit. The process reads its own high-water mark: exec starts it afresh, while the ``ru_maxrss`` a
+#: parent reads counts the pages the child had as a fork of that parent.
+PEAK_RSS = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def peak():
+    with open("/proc/self/status") as status:
+        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(out, "w") as written:
+        written.write(kb)
+atexit.register(peak)
+sys.argv[0] = "deskstream"
+runpy.run_module("deskstream", run_name="__main__")
+"""
