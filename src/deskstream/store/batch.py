@@ -176,6 +176,15 @@ class BatchWriter(Writer):
                 marks = ", ".join(f"%({c})s" for c in columns)
                 self.conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", same)
 
+    def log_changes(self) -> None:
+        """The flush's changes, numbered in the order made and written straight to the driver like the rest."""
+        if self.changes:
+            first = allocate_ids(self.conn, "changes", len(self.changes))
+            for n, change in enumerate(self.changes):
+                change["seq"] = first + n
+            self._insert("changes", self.changes)
+            self.changes = []
+
     def _buffer(self, table: str, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
         self._pending += 1
