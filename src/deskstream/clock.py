@@ -52,6 +52,13 @@ class SimClock:
         with store.writing() as w:
             if w.kv_get(_KEY) is None:
                 w.kv_set(_KEY, str(int(time.time())))
+        store.log_clock = self.now_in  # the change log's retention runs on this clock too
+
+    @staticmethod
+    def now_in(w: Writer) -> int:
+        """The clock as the writer's own transaction sees it (no second connection while it holds the lock)."""
+        value = w.kv_get(_KEY)
+        return int(value) if value is not None else int(time.time())
 
     def now(self) -> int:
         value = self.store.kv_get(_KEY)

@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import ADMIN, AGENT, Server, start_server
 from tests.helpers import clock, create_ticket, seeded_database_url
 
+from deskstream import demo
+
 CHANGES = "/api/v2/incremental/changes"
 
 
@@ -86,6 +88,16 @@ def test_a_since_older_than_the_retention_window_is_gone_and_the_answer_says_whe
     assert admin.get(CHANGES, params={"since": mark}).json()["end_of_stream"] is True
     create_ticket(admin)  # a new change, inside the window: following from the mark goes on
     assert [c["resource"] for c in follow(admin, mark)[0]].count("tickets") == 1
+
+
+def test_a_history_stamped_months_ago_but_just_written_is_all_in_the_feed(make_app: Callable[..., Server]) -> None:
+    """Retention counts from when a change entered the feed: the demo's 90 days of history, generated at start, are
+    served from ``since=0`` under the default 30 days."""
+    server = make_app("--change-sequence", "--rate-limit", "off",
+                      seed=lambda store: demo.seed(store, int(time.time()), tickets=20))  # fmt: skip
+    changes, _ = follow(server.client(ADMIN))
+    oldest = min(c["record"]["created_at"] for c in changes if c["resource"] == "tickets")
+    assert oldest < time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 * 86_400))
 
 
 def test_a_since_past_the_high_water_mark_is_not_this_feeds_and_is_gone_too(admin: httpx.Client) -> None:

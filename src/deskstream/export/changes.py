@@ -69,8 +69,8 @@ def read_page(log: ChangeLog, request: FeedRequest, now: int, retention: int) ->
     if since > mark:
         raise _expired(log, now, f"since {since} is past this feed's high-water mark {mark}: it is not this feed's")
     if since < mark:
-        next_time = log.next_time(since)
-        if since < log.pruned_through() or next_time is None or next_time < now - retention:
+        logged_at = log.next_logged_at(since)
+        if since < log.pruned_through() or logged_at is None or logged_at < now - retention:
             raise _expired(log, now, f"since {since} is older than the feed's retention ({retention} s)")
     return FeedPage(since, log.page(since, mark, request.per_page), mark)
 

@@ -117,7 +117,7 @@ class BatchWriter(Writer):
         self._sla_rows.clear()
         for table in ("ticket_versions", "ticket_events", "comments", "ticket_metric_events"):
             self._insert(table, self._rows.pop(table, []))
-        self.log_changes()
+        self.log_changes(self.store.log_clock(self))
         self._metric_rows.clear()
         self._pending = 0
         self._tx.close()
@@ -176,12 +176,12 @@ class BatchWriter(Writer):
                 marks = ", ".join(f"%({c})s" for c in columns)
                 self.conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", same)
 
-    def log_changes(self) -> None:
+    def log_changes(self, logged_at: int) -> None:
         """The flush's changes, numbered in the order made and written straight to the driver like the rest."""
         if self.changes:
             first = allocate_ids(self.conn, "changes", len(self.changes))
             for n, change in enumerate(self.changes):
-                change["seq"] = first + n
+                change["seq"], change["logged_at"] = first + n, logged_at
             self._insert("changes", self.changes)
             self.changes = []
 

@@ -32,8 +32,9 @@ _PAGE = (
     .limit(bindparam("limit"))
 )  # fmt: skip
 _HIGH_WATER_MARK = select(schema.id_sequences.c.value).where(schema.id_sequences.c.name == "changes")
-_NEXT = select(_c.c.seq, _c.c.time).where(_c.c.seq > bindparam("since")).order_by(_c.c.seq).limit(1)
+_NEXT = select(_c.c.seq, _c.c.logged_at).where(_c.c.seq > bindparam("since")).order_by(_c.c.seq).limit(1)
 _FIRST_RECENT = select(func.min(_c.c.seq)).where(_c.c.time >= bindparam("time"))
+_FIRST_KEPT = select(func.min(_c.c.seq)).where(_c.c.logged_at >= bindparam("time"))
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,10 @@ class ChangeLog:
         raw = self.conn.execute(select(schema.kv.c.value).where(schema.kv.c.key == PRUNED_KEY)).scalar()
         return int(raw or 0)
 
-    def next_time(self, since: int) -> int | None:
-        """The stamp of the first change after ``since`` (None if it is pruned or not made yet)."""
+    def next_logged_at(self, since: int) -> int | None:
+        """When the first change after ``since`` entered the log (None if it is pruned or not made yet)."""
         row = self.conn.execute(_NEXT, {"since": since}).first()
-        return None if row is None or row.seq != since + 1 else int(row.time)
+        return None if row is None or row.seq != since + 1 else int(row.logged_at)
 
     def page(self, since: int, until: int, limit: int) -> list[Change]:
         """The changes after ``since`` up to ``until``, at most ``limit``, in ``seq`` order."""
@@ -79,10 +80,12 @@ class ChangeLog:
 
 
 def prune(conn: Connection, before: int) -> int:
-    """Delete the log's oldest changes, those before the first change stamped at or after ``before`` (a prefix,
-    so what is kept has no hole), and remember where pruning stopped. Returns how many were deleted."""
-    through = ChangeLog(conn).last_before(before)
-    if through <= ChangeLog(conn).pruned_through():
+    """Delete the log's oldest changes, those before the first change logged at or after ``before`` (a prefix, so
+    what is kept has no hole), and remember where pruning stopped. Returns how many were deleted."""
+    log = ChangeLog(conn)
+    first_kept = conn.execute(_FIRST_KEPT, {"time": before}).scalar()
+    through = log.high_water_mark() if first_kept is None else int(first_kept) - 1
+    if through <= log.pruned_through():
         return 0
     deleted = conn.execute(delete(_c).where(_c.c.seq <= through)).rowcount
     table = schema.kv

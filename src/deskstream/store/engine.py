@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -101,6 +101,10 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
     return engine
 
 
+def _wall_time(_writer: Writer) -> int:
+    return int(time.time())
+
+
 def masked(url: str) -> str:
     """The URL as it may be shown: its password replaced by ``***``."""
     try:
@@ -150,6 +154,9 @@ class Store:
         except OSError as error:
             raise StoreUnavailable(f"cannot open {masked(url)}: {error}") from error
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        #: When a change enters the change log, read inside its transaction: wall time, unless a simulated clock
+        #: (which the store may not import) replaces it with its own reading.
+        self.log_clock: Callable[[Writer], int] = _wall_time
 
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call from several processes at once."""
@@ -180,7 +187,7 @@ class Store:
         with self.write(stamped) as conn:
             writer = Writer(conn, locking=True)
             yield writer
-            writer.log_changes()
+            writer.log_changes(self.log_clock(writer))
 
     @contextmanager
     def reading(self) -> Iterator[Writer]:

@@ -262,7 +262,7 @@ def _empty_write_only_properties(conn: Connection) -> None:
 def _changes(conn: Connection) -> None:
     """Version 5: the change log, with the history already stored numbered in time order (a database older than the
     log still has a complete feed): every ticket version, ticket event and metric event, and the current user and
-    organization rows."""
+    organization rows, logged now."""
     m = MetaData()
     changes = Table(
         "changes",
@@ -273,15 +273,16 @@ def _changes(conn: Connection) -> None:
         Column("version", Integer, nullable=True),
         Column("deleted", Boolean, nullable=False),
         Column("time", BigInteger, nullable=False),
+        Column("logged_at", BigInteger, nullable=False),
         Column("json", LargeBinary, nullable=True),
     )
     Index("ix_changes_time", changes.c.time)
     m.create_all(conn)
     binary = "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
     conn.execute(text(f"""
-        INSERT INTO changes (seq, resource, record_id, version, deleted, time, json)
+        INSERT INTO changes (seq, resource, record_id, version, deleted, time, logged_at, json)
         SELECT ROW_NUMBER() OVER (ORDER BY time, resource, record_id, version), resource, record_id, version, deleted,
-               time, json
+               time, :now, json
         FROM (
             SELECT 'tickets' AS resource, v.ticket_id AS record_id, v.version AS version,
                    t.deleted_at IS NOT NULL AND v.version = t.version AS deleted, v.generated_timestamp AS time,
@@ -292,7 +293,7 @@ def _changes(conn: Connection) -> None:
             UNION ALL SELECT 'users', id, NULL, deleted_at IS NOT NULL, updated_at, json FROM users
             UNION ALL SELECT 'organizations', id, NULL, deleted_at IS NOT NULL, updated_at, json FROM organizations
         ) AS history
-    """))
+    """), {"now": int(time.time())})
     last = conn.execute(text("SELECT MAX(seq) FROM changes")).scalar()
     if last:
         conn.execute(insert(schema.id_sequences).values(name="changes", value=last))

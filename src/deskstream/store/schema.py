@@ -223,7 +223,8 @@ Index("ix_sla_states_deadline", sla_states.c.next_deadline)
 #: holds the database's write lock, or PostgreSQL's stamp lock, to its commit). Tickets point at their version and
 #: events at their row, so a change costs a small row and no second copy of the JSON; users and organizations keep
 #: only a current row, so their change carries the record as it was then. ``time`` is the stamp the record's export
-#: orders it by; the retention window (``serve --retention``) prunes on it.
+#: orders it by (a resync's starting point is found on it); ``logged_at`` is when the change entered the log, on the
+#: server's clock, which the retention window (``serve --retention``) is measured on.
 changes = Table(
     "changes",
     metadata,
@@ -233,6 +234,7 @@ changes = Table(
     Column("version", Integer, nullable=True),
     Column("deleted", Boolean, nullable=False),
     Column("time", BigInteger, nullable=False),
+    Column("logged_at", BigInteger, nullable=False),
     Column("json", LargeBinary, nullable=True),
 )
 Index("ix_changes_time", changes.c.time)

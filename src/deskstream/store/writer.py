@@ -191,12 +191,13 @@ class Writer(Accounts):
     def allocate(self, name: str, count: int = 1) -> int:
         return allocate_ids(self.conn, name, count)
 
-    def log_changes(self) -> None:
+    def log_changes(self, logged_at: int) -> None:
         """Number this transaction's changes and write them: called last, inside the transaction, so the change
         log's ``seq`` follows commit order (writers hold the write lock, or the stamp lock, until they commit)."""
         if self.changes:
             first = allocate_ids(self.conn, "changes", len(self.changes))
-            self.conn.execute(_INSERT_CHANGES, [{**c, "seq": first + n} for n, c in enumerate(self.changes)])
+            rows = [{**c, "seq": first + n, "logged_at": logged_at} for n, c in enumerate(self.changes)]
+            self.conn.execute(_INSERT_CHANGES, rows)
             self.changes = []
 
     # tickets ----------------------------------------------------------------------------------------------------
