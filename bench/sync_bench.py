@@ -67,6 +67,17 @@ def http_walk(client: httpx.Client) -> tuple[int, float]:
     return items, time.perf_counter() - started
 
 
+def feed_walk(client: httpx.Client) -> tuple[int, float]:
+    """The change feed from the start to its end, decoding each page and nothing more: (changes, seconds)."""
+    started, count = time.perf_counter(), 0
+    page = client.get("/api/v2/incremental/changes", params={"since": 0, "per_page": 1000}).json()
+    while True:
+        count += len(page["changes"])
+        if page["end_of_stream"]:
+            return count, time.perf_counter() - started
+        page = client.get(page["next_page"]).json()
+
+
 def sync(base: str, to: str, *extra: str) -> tuple[int, float, int]:
     """``deskstream sync`` as a process: (exit status, seconds, peak RSS in KiB)."""
     with tempfile.NamedTemporaryFile(prefix="deskstream-peak-") as peak:
@@ -157,6 +168,17 @@ def run(mode: str = "quick") -> dict[str, Result]:
                 if size == sizes[0]:
                     ok = killed_and_finished(base, f"jsonl:{tmp}/killed", kills)
                     results[f"killed_{kills}x_then_verify"] = result(float(ok), "1 = mirror equals source")
+            # The same history through the change feed: the sync discovers it and reads it instead of the exports.
+            with serve(db, "--change-sequence", "--retention", "3650d") as base, httpx.Client(
+                base_url=base, auth=AUTH, timeout=120
+            ) as client:
+                client.get("/api/v2/users/me")
+                changes, seconds = min((feed_walk(client) for _ in range(2)), key=lambda r: r[1])
+                results[f"feed_http_{label}"] = result(changes / seconds, "changes/s (5 streams)")
+                status, took, peak = sync(base, f"sqlite:///{tmp}/feed-mirror-{size}.db")
+                assert status == 0, "the sync through the feed failed"
+                results[f"sync_sqlite_feed_{label}"] = result(changes / took, "changes/s", changes / seconds)
+                results[f"sync_feed_peak_rss_{label}"] = result(peak / 1024, "MiB")
     return results
 
 
