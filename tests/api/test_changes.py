@@ -140,6 +140,20 @@ def test_the_feed_is_in_the_openapi_description_with_its_parameters_and_its_410(
     assert "410" in operation["responses"]
 
 
+def test_feed_pages_and_changes_are_counted_in_the_metrics_like_an_exports(admin: httpx.Client) -> None:
+    def counted() -> tuple[float, float]:
+        text = admin.get("/metrics").text
+        values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if "changes" in line
+                  and not line.startswith("#")}  # fmt: skip
+        return (values.get('deskstream_export_pages_total{stream="changes"}', 0.0),
+                values.get('deskstream_export_items_total{stream="changes"}', 0.0))  # fmt: skip
+
+    before = counted()
+    changes, _ = follow(admin, per_page=5)
+    after = counted()
+    assert after[0] > before[0] and after[1] - before[1] == len(changes)
+
+
 def test_only_admins_read_the_feed(feed: Server) -> None:
     assert feed.client(AGENT).get(CHANGES).status_code == 403
     assert feed.client(None).get(CHANGES).status_code == 401

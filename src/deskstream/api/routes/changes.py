@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from deskstream.api import metrics
 from deskstream.api.deps import Admin, DeskDep
 from deskstream.api.errors import ERRORS, documented
 from deskstream.api.ratelimit import incremental_rate_limit
@@ -66,5 +67,6 @@ async def incremental_changes(request: Request, desk: DeskDep, _: Admin) -> Resp
     while not page.changes and time.monotonic() < deadline:
         await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
         page = await run_in_threadpool(_read, desk, wanted, retention)
+    metrics.export_page(request, "changes", len(page.changes))
     body = feed.frame(page, lambda last: link(request, {"since": str(last)}))
     return raw_response(request, body)
