@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from deskstream import demo, observability
-from deskstream.clock import RealClock
+from deskstream.clock import RealClock, make_clock
 from deskstream.domain.people import ROLES, Role, UserInput
 from deskstream.exceptions import DeskstreamError
 from deskstream.service import Desk
@@ -125,10 +125,12 @@ def serve(**options: Any) -> None:
             task = progress.add_task("Creating the demo history", total=demo.DEMO_TICKETS)
             made = demo.seed(store, int(time.time()), progress=lambda n: progress.advance(task, n))
         console.print(f"Demo history: {made} tickets in {time.monotonic() - started:.1f}s")
+    if settings.scenario:
+        settings = _load_scenario(store, settings)
     store.dispose()
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"deskstream serving {masked(settings.db)} at [bold]{base}[/bold]")
-    if settings.demo:
+    if settings.demo or settings.scenario:
         console.print(
             f"  admin {demo.ADMIN_EMAIL} / {demo.PASSWORD} (API token {demo.ADMIN_TOKEN}); "
             f"agent {demo.AGENT_EMAIL} / {demo.PASSWORD}; end user {demo.USER_EMAIL} / {demo.PASSWORD}"
@@ -154,6 +156,61 @@ def serve(**options: Any) -> None:
         from deskstream.api import create_app
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _load_scenario(store: Store, settings: Settings) -> Settings:
+    """``--scenario NAME``: on an empty database, the demo accounts and the scenario's history, stamped before the
+    server's clock (docs/testing.md); on one that holds that scenario already, nothing. The settings it returns run
+    the scenario's faults with ``--faults`` on top."""
+    from deskstream.scenarios import history
+
+    held = history.loaded(store)
+    if held is None:
+        try:
+            now = make_clock(settings.clock, store).now()
+            record = history.load(store, settings.scenario, now, accounts=demo.create_accounts)
+        except history.ScenarioError as error:
+            raise click.BadParameter(str(error), param_hint="'--scenario'") from None
+        between = "; POST /_deskstream/scenario/next between the client's two runs" if record["runs"] > 1 else ""
+        console.print(
+            f"Scenario {settings.scenario}: {len(record['expected']['tickets'])} tickets{between}; what a correct "
+            "client ends with: GET /_deskstream/scenario"
+        )
+    elif held["name"] != settings.scenario:
+        message = f"the database holds scenario {held['name']!r}: give an empty database for {settings.scenario!r}"
+        raise click.BadParameter(message, param_hint="'--scenario'")
+    return settings.model_copy(update={"faults": history.faults_with(settings.scenario, settings.faults)})
+
+
+@cli.command(context_settings=_ENV)
+@click.argument("url")
+@click.option("--timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+              help="Seconds to keep trying before giving up with exit code 1.")
+def wait(url: str, timeout: float) -> None:
+    """Wait until a server answers at URL (any HTTP status below 500); exit 0, or 1 after --timeout seconds.
+
+    For scripts and CI: start `deskstream serve` in the background, then `deskstream wait http://127.0.0.1:8000`
+    before the first request.
+    """
+    import httpx
+
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"expected an http:// or https:// URL, not {url!r}", param_hint="'URL'")
+    started = time.monotonic()
+    last = "no answer"
+    while True:
+        left = started + timeout - time.monotonic()
+        try:
+            status = httpx.get(url, timeout=max(0.1, min(5.0, left))).status_code
+            if status < 500:
+                click.echo(f"{url} answered {status} after {time.monotonic() - started:.1f}s", err=True)
+                return
+            last = f"it answered {status}"
+        except httpx.HTTPError as error:
+            last = str(error) or type(error).__name__
+        if time.monotonic() - started >= timeout:
+            raise click.ClickException(f"{url} did not answer within {timeout:g}s ({last})")
+        time.sleep(min(0.2, max(0.0, left)))
 
 
 @cli.command(context_settings=_ENV)

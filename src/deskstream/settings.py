@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deskstream import faults
+from deskstream import faults, scenarios
 
 ENV_PREFIX = "DESKSTREAM_"
 #: The units ``--retention`` takes, in seconds.
@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, description="Number of server processes (they share the database).")
     demo: bool = Field(
         default=False, description="On an empty database, create the demo accounts and history before serving."
+    )
+    scenario: str = Field(
+        default="",
+        description="On an empty database, create the demo accounts and this scenario's history, and serve its "
+        f"expected record set at GET /_deskstream/scenario: {', '.join(scenarios.NAMES)}.",
     )
     rate_limit: int | None = Field(
         default=10, description="Incremental export requests per minute per account, or 'off'."
@@ -74,6 +79,17 @@ class Settings(BaseSettings):
             faults.parse(value)
         except faults.FaultSpecError as error:
             raise PydanticCustomError("faults", str(error)) from None
+        return value
+
+    @field_validator("scenario")
+    @classmethod
+    def _scenario(cls, value: str, info: ValidationInfo) -> str:
+        """A name of the catalog, and not with ``--demo`` (each makes a history), checked before anything is
+        written."""
+        if value and value not in scenarios.SCENARIOS:
+            raise PydanticCustomError("scenario", str(scenarios.UnknownScenario(value)))
+        if value and info.data.get("demo"):
+            raise PydanticCustomError("scenario", "--demo and --scenario each make a history: give one of them")
         return value
 
     @field_validator("rate_limit", mode="before")

@@ -124,6 +124,8 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "POST /_deskstream/clock": ("403", "403", "ok"),
     "GET /_deskstream/faults": ("403", "403", "ok"),
     "PUT /_deskstream/faults": ("403", "403", "ok"),
+    "GET /_deskstream/scenario": ("403", "403", "404"),  # the admin's, and this server was loaded with none
+    "POST /_deskstream/scenario/next": ("403", "403", "404"),
 }
 
 
@@ -177,6 +179,7 @@ def request_of(operation: str, ids: dict[str, Any], n: int) -> tuple[str, str, d
         "reorder": {"sla_policy_ids": [ids["policy_id"]]},
         "clock": {"advance": 1},
         "faults": {"seed": 0},
+        "next": {},
     }
     if path.endswith("update_many"):
         path += f"?ids={ids['ticket_id']}"
