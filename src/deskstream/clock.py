@@ -10,9 +10,9 @@ import time
 from typing import Protocol
 
 from deskstream.store.engine import Store
-from deskstream.store.writer import Writer
+from deskstream.store.writer import SIMULATED_CLOCK_KEY, Writer
 
-_KEY = "clock.now"
+_KEY = SIMULATED_CLOCK_KEY
 
 
 class Clock(Protocol):
@@ -52,13 +52,6 @@ class SimClock:
         with store.writing() as w:
             if w.kv_get(_KEY) is None:
                 w.kv_set(_KEY, str(int(time.time())))
-        store.log_clock = self.now_in  # the change log's retention runs on this clock too
-
-    @staticmethod
-    def now_in(w: Writer) -> int:
-        """The clock as the writer's own transaction sees it (no second connection while it holds the lock)."""
-        value = w.kv_get(_KEY)
-        return int(value) if value is not None else int(time.time())
 
     def now(self) -> int:
         value = self.store.kv_get(_KEY)

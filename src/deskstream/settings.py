@@ -106,12 +106,15 @@ class Settings(BaseSettings):
     @field_validator("retention", mode="before")
     @classmethod
     def _retention(cls, value: object) -> int:
-        """``30d``, ``12h``, ``90m``, ``3600s`` or plain seconds, at least one second."""
+        """``30d``, ``12h``, ``90m``, ``3600s`` or plain seconds, at least ten minutes: a change pruned must be older
+        than the exports' one-minute horizon, so the resync a 410 asks for holds it (ten times over, for clocks
+        that differ between servers)."""
         text = str(value).strip().lower()
         unit = _UNITS.get(text[-1:], 0)
         digits = text[:-1] if unit else text
-        if not (digits.isascii() and digits.isdigit()) or int(digits) * (unit or 1) < 1:
-            raise PydanticCustomError("retention", "expected a duration such as 30d, 12h, 90m or 3600 (seconds)")
+        if not (digits.isascii() and digits.isdigit()) or not 600 <= int(digits) * (unit or 1) <= 10**11:
+            raise PydanticCustomError("retention", "expected a duration from 10 minutes, such as 30d, 12h, 90m or "
+                                      "3600 (seconds): what a resync reads must be older than the exports' horizon")
         return int(digits) * (unit or 1)
 
     @classmethod

@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from tests.conftest import ADMIN, AGENT, Server, start_server
 from tests.helpers import clock, create_ticket, seeded_database_url
 
 from deskstream import demo
+from deskstream.settings import Settings
 
 CHANGES = "/api/v2/incremental/changes"
 
@@ -105,7 +107,8 @@ def test_a_since_past_the_high_water_mark_is_not_this_feeds_and_is_gone_too(admi
     assert admin.get(CHANGES, params={"since": mark + 1}).status_code == 410
 
 
-@pytest.mark.parametrize("params", [{"since": "-1"}, {"since": "x"}, {"per_page": "0"}, {"per_page": "1001"},
+@pytest.mark.parametrize("params", [{"since": "-1"}, {"since": "x"}, {"since": "9" * 5000}, {"since": "1" * 20},
+                                    {"per_page": "0"}, {"per_page": "1001"},
                                     {"wait": "61"}, {"wait": "nan"}, {"wait": "soon"}])  # fmt: skip
 def test_bad_parameters_are_a_400_in_zendesks_shape(admin: httpx.Client, params: dict[str, str]) -> None:
     answer = admin.get(CHANGES, params=params)
@@ -152,6 +155,13 @@ def test_feed_pages_and_changes_are_counted_in_the_metrics_like_an_exports(admin
     changes, _ = follow(admin, per_page=5)
     after = counted()
     assert after[0] > before[0] and after[1] - before[1] == len(changes)
+
+
+@pytest.mark.parametrize("retention", ["9m", "599", "0", "30x", "-1d"])
+def test_a_retention_shorter_than_ten_minutes_or_not_a_duration_is_refused(retention: str) -> None:
+    """A change pruned must be older than the exports' horizon, or the resync a 410 asks for could miss it."""
+    with pytest.raises(ValidationError, match="retention"):
+        Settings(retention=retention)
 
 
 def test_only_admins_read_the_feed(feed: Server) -> None:

@@ -17,6 +17,7 @@ from deskstream.api.middleware import BodyLimit, JsonSuffix, MethodsOfPath
 from deskstream.api.routes import ROUTERS, changes
 from deskstream.clock import make_clock
 from deskstream.service import Desk
+from deskstream.service.retention import retention_lifespan
 from deskstream.service.sla_scheduler import scheduler_lifespan
 from deskstream.settings import Settings
 from deskstream.store import Store
@@ -24,9 +25,10 @@ from deskstream.store import Store
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The SLA scheduler runs while the server serves; a stopping worker withdraws its pool gauges."""
+    """The SLA scheduler and the change log's pruner run while the server serves; a stopping worker withdraws its
+    pool gauges."""
     try:
-        async with scheduler_lifespan(app):
+        async with scheduler_lifespan(app), retention_lifespan(app):
             yield
     finally:
         metrics.worker_stopped()

@@ -24,6 +24,8 @@ from deskstream.store.changes import Change, ChangeLog
 
 #: The longest a request may wait for a change (``wait=S``), in seconds.
 MAX_WAIT = 60.0
+#: A ``seq`` is a 64-bit integer: 19 digits at most.
+MAX_DIGITS = 19
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class FeedRequest:
 def parse(query: Mapping[str, str]) -> FeedRequest:
     """``since`` (a ``seq``; absent is 0, the beginning), ``per_page`` (1 to 1000) and ``wait`` (0 to 60 seconds)."""
     raw_since, raw_wait = (query.get("since") or "0").strip(), (query.get("wait") or "0").strip()
-    if not (raw_since.isascii() and raw_since.isdigit()):
+    if not (raw_since.isascii() and raw_since.isdigit() and len(raw_since) <= MAX_DIGITS):
         raise BadRequest("since must be a change's seq: a whole number from 0")
     try:
         wait = float(raw_wait)
@@ -68,11 +70,16 @@ def read_page(log: ChangeLog, request: FeedRequest, now: int, retention: int) ->
     since, mark = request.since, log.high_water_mark()
     if since > mark:
         raise _expired(log, now, f"since {since} is past this feed's high-water mark {mark}: it is not this feed's")
+    expired = f"since {since} is older than the feed's retention ({retention} s)"
     if since < mark:
         logged_at = log.next_logged_at(since)
         if since < log.pruned_through() or logged_at is None or logged_at < now - retention:
-            raise _expired(log, now, f"since {since} is older than the feed's retention ({retention} s)")
-    return FeedPage(since, log.page(since, mark, request.per_page), mark)
+            raise _expired(log, now, expired)
+    changes = log.page(since, mark, request.per_page)
+    if since < mark and (not changes or changes[0].seq != since + 1):
+        # Pruned between the check and the page (PostgreSQL reads each statement afresh): never serve the gap.
+        raise _expired(log, now, expired)
+    return FeedPage(since, changes, mark)
 
 
 def _expired(log: ChangeLog, now: int, why: str) -> CursorExpired:

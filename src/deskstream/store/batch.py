@@ -30,7 +30,6 @@ from deskstream.store import schema
 from deskstream.store.engine import Store
 from deskstream.store.records import AuditRecord, StoredRecord, StoredTicket, TicketVersion
 from deskstream.store.writer import (
-    LOGGED,
     Writer,
     allocate_ids,
     audit_rows,
@@ -117,7 +116,7 @@ class BatchWriter(Writer):
         self._sla_rows.clear()
         for table in ("ticket_versions", "ticket_events", "comments", "ticket_metric_events"):
             self._insert(table, self._rows.pop(table, []))
-        self.log_changes(self.store.log_clock(self))
+        self.log_changes()
         self._metric_rows.clear()
         self._pending = 0
         self._tx.close()
@@ -176,14 +175,9 @@ class BatchWriter(Writer):
                 marks = ", ".join(f"%({c})s" for c in columns)
                 self.conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", same)
 
-    def log_changes(self, logged_at: int) -> None:
-        """The flush's changes, numbered in the order made and written straight to the driver like the rest."""
-        if self.changes:
-            first = allocate_ids(self.conn, "changes", len(self.changes))
-            for n, change in enumerate(self.changes):
-                change["seq"], change["logged_at"] = first + n, logged_at
-            self._insert("changes", self.changes)
-            self.changes = []
+    def _write_changes(self, rows: list[dict[str, Any]]) -> None:
+        """A flush's changes go straight to the driver like its other rows."""
+        self._insert("changes", rows)
 
     def _buffer(self, table: str, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
@@ -267,8 +261,7 @@ class BatchWriter(Writer):
             self._policies = None
         body = dumps(record)
         self._buffer(table, {**values, "json": body})
-        if table in LOGGED:
-            self.changes.append(change_row(table, record["id"], values["updated_at"], None, False, body))
+        self._log_record(table, record["id"], values, body)
         self._records[(table, record["id"])] = StoredRecord(record, values.get("deleted_at"))
         self.counts[table] += 1
 

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, bindparam, delete, func, select
 
 from deskstream.store import schema
+from deskstream.store.accounts import Accounts
 
 _c, _v, _e, _m = schema.changes, schema.ticket_versions, schema.ticket_events, schema.ticket_metric_events
 #: Where the last pruning stopped: a ``since`` below it asks for changes that are gone.
 PRUNED_KEY = "changes.pruned_through"
+#: Changes deleted per pruning transaction.
+PRUNE_BATCH = 20_000
 
 _PAGE = (
     select(_c.c.seq, _c.c.resource, _c.c.record_id, _c.c.deleted,
@@ -79,16 +82,17 @@ class ChangeLog:
         return self.high_water_mark() if first_recent is None else int(first_recent) - 1
 
 
-def prune(conn: Connection, before: int) -> int:
-    """Delete the log's oldest changes, those before the first change logged at or after ``before`` (a prefix, so
-    what is kept has no hole), and remember where pruning stopped. Returns how many were deleted."""
+def prune(conn: Connection, before: int, limit: int) -> int:
+    """Delete up to ``limit`` of the log's oldest changes, those before the first change logged at or after
+    ``before`` (a prefix, so what is kept has no hole), and remember where pruning stopped. Returns how many.
+
+    The high-water mark is read first: a change committed after it is past ``through`` whatever its time."""
     log = ChangeLog(conn)
+    mark, done = log.high_water_mark(), log.pruned_through()
     first_kept = conn.execute(_FIRST_KEPT, {"time": before}).scalar()
-    through = log.high_water_mark() if first_kept is None else int(first_kept) - 1
-    if through <= log.pruned_through():
+    through = min(mark if first_kept is None else int(first_kept) - 1, done + limit)
+    if through <= done:
         return 0
     deleted = conn.execute(delete(_c).where(_c.c.seq <= through)).rowcount
-    table = schema.kv
-    if conn.execute(table.update().where(table.c.key == PRUNED_KEY).values(value=str(through))).rowcount == 0:
-        conn.execute(table.insert().values(key=PRUNED_KEY, value=str(through)))
+    Accounts(conn).kv_set(PRUNED_KEY, str(through))
     return int(deleted)

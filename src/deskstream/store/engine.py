@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -101,10 +101,6 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
     return engine
 
 
-def _wall_time(_writer: Writer) -> int:
-    return int(time.time())
-
-
 def masked(url: str) -> str:
     """The URL as it may be shown: its password replaced by ``***``."""
     try:
@@ -154,9 +150,6 @@ class Store:
         except OSError as error:
             raise StoreUnavailable(f"cannot open {masked(url)}: {error}") from error
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
-        #: When a change enters the change log, read inside its transaction: wall time, unless a simulated clock
-        #: (which the store may not import) replaces it with its own reading.
-        self.log_clock: Callable[[Writer], int] = _wall_time
 
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call from several processes at once."""
@@ -187,7 +180,7 @@ class Store:
         with self.write(stamped) as conn:
             writer = Writer(conn, locking=True)
             yield writer
-            writer.log_changes(self.log_clock(writer))
+            writer.log_changes()
 
     @contextmanager
     def reading(self) -> Iterator[Writer]:
@@ -221,9 +214,16 @@ class Store:
             yield ChangeLog(conn)
 
     def prune_changes(self, before: int) -> int:
-        """Drop the change log's changes stamped before ``before`` (the retention window); returns how many."""
-        with self.write(stamped=False) as conn:
-            return changes.prune(conn, before)
+        """Drop the change log's changes that entered it before ``before`` (the retention window), a batch per
+        transaction so that writers wait for one batch at most; returns how many."""
+        pruned = 0
+        while True:
+            # Under the stamp lock: no write commits between reading where to stop and deleting up to there.
+            with self.write() as conn:
+                batch = changes.prune(conn, before, limit=changes.PRUNE_BATCH)
+            pruned += batch
+            if batch < changes.PRUNE_BATCH:
+                return pruned
 
     def kv_get(self, key: str) -> str | None:
         with self.reading() as r:

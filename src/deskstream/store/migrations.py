@@ -259,10 +259,16 @@ def _empty_write_only_properties(conn: Connection) -> None:
             after = tuple(row._mapping[c.name] for c in key_columns)
 
 
+def _database_now(conn: Connection) -> int:
+    """The database's simulated clock if it has one (``kv`` ``clock.now``), else wall time."""
+    stored = conn.execute(text("SELECT value FROM kv WHERE key = 'clock.now'")).scalar()
+    return int(stored) if stored is not None else int(time.time())
+
+
 def _changes(conn: Connection) -> None:
     """Version 5: the change log, with the history already stored numbered in time order (a database older than the
     log still has a complete feed): every ticket version, ticket event and metric event, and the current user and
-    organization rows, logged now."""
+    organization rows, logged now on the database's clock."""
     m = MetaData()
     changes = Table(
         "changes",
@@ -293,7 +299,7 @@ def _changes(conn: Connection) -> None:
             UNION ALL SELECT 'users', id, NULL, deleted_at IS NOT NULL, updated_at, json FROM users
             UNION ALL SELECT 'organizations', id, NULL, deleted_at IS NOT NULL, updated_at, json FROM organizations
         ) AS history
-    """), {"now": int(time.time())})
+    """), {"now": _database_now(conn)})
     last = conn.execute(text("SELECT MAX(seq) FROM changes")).scalar()
     if last:
         conn.execute(insert(schema.id_sequences).values(name="changes", value=last))

@@ -7,6 +7,7 @@ generator hands it a subclass that buffers the append-only inserts and flushes t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -45,6 +46,8 @@ _LOAD_RECORD = {
     for name in ("users", "organizations", "groups", "sla_policies")
 }
 _INSERT_CHANGES = insert(schema.changes)
+#: Where a simulated clock keeps its time (``deskstream.clock`` reads and moves it; the change log reads it here).
+SIMULATED_CLOCK_KEY = "clock.now"
 #: The exported records whose every change the change log numbers (groups and SLA policies are not exported).
 LOGGED = frozenset({"users", "organizations"})
 _LOAD_SLA_STATE = select(_s.c.json).where(_s.c.ticket_id == bindparam("ticket_id"))
@@ -191,14 +194,23 @@ class Writer(Accounts):
     def allocate(self, name: str, count: int = 1) -> int:
         return allocate_ids(self.conn, name, count)
 
-    def log_changes(self, logged_at: int) -> None:
+    def log_changes(self) -> None:
         """Number this transaction's changes and write them: called last, inside the transaction, so the change
-        log's ``seq`` follows commit order (writers hold the write lock, or the stamp lock, until they commit)."""
+        log's ``seq`` follows commit order (writers hold the write lock, or the stamp lock, until they commit).
+
+        ``logged_at`` is the database's own clock: the simulated one where the database has one (``kv``, read in
+        this transaction), else wall time; whichever process writes, the retention runs on the server's clock."""
         if self.changes:
             first = allocate_ids(self.conn, "changes", len(self.changes))
-            rows = [{**c, "seq": first + n, "logged_at": logged_at} for n, c in enumerate(self.changes)]
-            self.conn.execute(_INSERT_CHANGES, rows)
+            stored = self.kv_get(SIMULATED_CLOCK_KEY)
+            logged_at = int(stored) if stored is not None else int(time.time())
+            for n, change in enumerate(self.changes):
+                change["seq"], change["logged_at"] = first + n, logged_at
+            self._write_changes(self.changes)
             self.changes = []
+
+    def _write_changes(self, rows: list[dict[str, Any]]) -> None:
+        self.conn.execute(_INSERT_CHANGES, rows)
 
     # tickets ----------------------------------------------------------------------------------------------------
     def load_ticket(self, ticket_id: int) -> StoredTicket | None:
@@ -268,11 +280,11 @@ class Writer(Accounts):
         self._log_record(table, record_id, values, body)
 
     def _log_record(self, table: str, record_id: int, values: dict[str, Any], body: bytes) -> None:
-        """A user's or organization's change, with the record as it is now (its row keeps no history)."""
+        """A user's or organization's change, with the record as it is now (its row keeps no history); every
+        change of one sets its ``updated_at``."""
         if table in LOGGED:
-            time = values.get("updated_at") or orjson.loads(body)["updated_at"]
-            self.changes.append(change_row(table, record_id, int(time), None, values.get("deleted_at") is not None,
-                                           body))  # fmt: skip
+            self.changes.append(change_row(table, record_id, int(values["updated_at"]), None,
+                                           values.get("deleted_at") is not None, body))  # fmt: skip
 
     def user_id_by_email(self, email: str) -> int | None:
         """The user (live or deleted: an email stays taken) with this email, compared case-insensitively."""

@@ -4,20 +4,13 @@ page while the current one is written, and writes each page with its checkpoint 
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
-
-import orjson
+from concurrent.futures import ThreadPoolExecutor
 
 from deskstream.sync import feed
 from deskstream.sync.report import Report
-from deskstream.sync.streams import STREAMS, Page, Stream, follow, resumed
-from deskstream.sync.targets import Row, Target
+from deskstream.sync.streams import STREAMS, Stream, follow, prefetched, resumed
+from deskstream.sync.targets import Target
 from deskstream.sync.upstream import Interrupted, SyncError, Upstream
-
-
-def rows_of(stream: Stream, items: list[dict[str, Any]]) -> list[Row]:
-    return [Row.of(int(i["id"]), stream.version(i), stream.deleted_at(i), orjson.dumps(i)) for i in items]
 
 
 def sync_stream(
@@ -27,17 +20,13 @@ def sync_stream(
     stored = target.checkpoint(stream.name)
     checkpoint = resumed(stored, lookback) if stored else {"start_time": start_time}
     report.update(stream.name, status="reading")
-    pages = follow(upstream, stream, checkpoint)
-    with ThreadPoolExecutor(1, thread_name_prefix=f"fetch-{stream.name}") as fetcher:
-        upcoming: Future[Page | None] = fetcher.submit(next, pages, None)
-        while (page := upcoming.result()) is not None:
-            upcoming = fetcher.submit(next, pages, None)  # the next page comes while this one is written
-            written = target.write(stream.name, rows_of(stream, page.items), page.checkpoint)
-            report.add(stream.name, items=len(page.items), stored=written.stored, duplicates=written.duplicates,
-                       deletes=written.deletes, pages=1)  # fmt: skip
-            if page.overflow:
-                report.on_overflow(stream.name, page.overflow)
-            report.update(stream.name, status="reading")
+    for page in prefetched(follow(upstream, stream, checkpoint), stream.name, upstream.stop):
+        written = target.write(stream.name, stream.rows(page.items), page.checkpoint)
+        report.add(stream.name, items=len(page.items), stored=written.stored, duplicates=written.duplicates,
+                   deletes=written.deletes, pages=1)  # fmt: skip
+        if page.overflow:
+            report.on_overflow(stream.name, page.overflow)
+        report.update(stream.name, status="reading")
 
 
 def run(
@@ -50,8 +39,7 @@ def run(
         return run_exports(upstream, target, streams, start_time, lookback, report)
 
     if not start_time:
-        through_feed = feed.run(upstream, target, streams, report, exports,
-                                lambda name, items: rows_of(STREAMS[name], items))  # fmt: skip
+        through_feed = feed.run(upstream, target, streams, report, exports)
         if through_feed is not None:
             return through_feed
     return exports()

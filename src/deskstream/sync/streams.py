@@ -17,14 +17,19 @@ served is then missing, and ``verify`` says so).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
+
+from deskstream.sync.targets.base import Row
 from deskstream.sync.upstream import SyncError, Upstream
 
 PER_PAGE = 1000
+T = TypeVar("T")
 
 
 class LoopDetected(SyncError):
@@ -66,6 +71,10 @@ class Stream:
     def deleted_at(self, item: dict[str, Any]) -> int | None:
         """When a ticket was deleted (a tombstone), from the version of its ``deleted`` status."""
         return self.version(item) if self.name == "tickets" and item.get("status") == "deleted" else None
+
+    def rows(self, items: list[dict[str, Any]]) -> list[Row]:
+        """The items as the targets store them."""
+        return [Row.of(int(i["id"]), self.version(i), self.deleted_at(i), orjson.dumps(i)) for i in items]
 
 
 def _ticket_version(item: dict[str, Any]) -> int:
@@ -137,7 +146,22 @@ def resumed(checkpoint: dict[str, Any], lookback: int) -> dict[str, Any]:
     if not lookback or "through" not in checkpoint:
         return checkpoint
     since = max(0, int(checkpoint["through"]) - lookback)
-    return {"start_time": min(since, int(checkpoint.get("start_time", since))), "through": checkpoint["through"]}
+    kept = {k: v for k, v in checkpoint.items() if k != "cursor"}  # the feed's position stays for a feed run
+    return {**kept, "start_time": min(since, int(checkpoint.get("start_time", since)))}
+
+
+def prefetched(pages: Iterator[T], name: str, stop: Callable[[], None]) -> Iterator[T]:
+    """``pages``, each fetched while the caller writes the one before. Ctrl-C while a page is awaited calls
+    ``stop`` first (the fetch may be waiting out a long ``Retry-After``), then waits for the fetch to end."""
+    with ThreadPoolExecutor(1, thread_name_prefix=f"fetch-{name}") as fetcher:
+        upcoming = fetcher.submit(next, pages, None)
+        try:
+            while (page := upcoming.result()) is not None:
+                upcoming = fetcher.submit(next, pages, None)
+                yield page
+        except KeyboardInterrupt:
+            stop()
+            raise
 
 
 def follow(upstream: Upstream, stream: Stream, checkpoint: dict[str, Any]) -> Iterator[Page]:
@@ -177,7 +201,7 @@ def _follow_time(upstream: Upstream, stream: Stream, checkpoint: dict[str, Any])
         if end_time < start:
             raise LoopDetected(f"{stream.name}: end_time {end_time} went back from start_time {start}")
         through = _through(stream, items, checkpoint)
-        checkpoint = {"start_time": end_time, "through": through}
+        checkpoint = {**checkpoint, "start_time": end_time, "through": through}
         if end or end_time > start:
             yield Page(items, checkpoint, end)
             if end:

@@ -30,8 +30,6 @@ router = APIRouter(
 
 #: How often a waiting request looks for new changes.
 POLL_SECONDS = 0.2
-#: How often, at most, a server process drops the changes that have left the retention window (on a feed request).
-PRUNE_EVERY_SECONDS = 600.0
 
 PARAMETERS: dict[str, Any] = {"parameters": [
     {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
@@ -48,21 +46,12 @@ def _read(desk: Desk, request: feed.FeedRequest, retention: int) -> feed.FeedPag
         return feed.read_page(log, request, desk.clock.now(), retention)
 
 
-def _prune(request: Request, desk: Desk, retention: int) -> None:
-    """Storage only: a ``since`` is refused once its next change is out of the window, pruned or not yet."""
-    state = request.app.state
-    if time.monotonic() >= getattr(state, "changes_pruned_at", 0.0) + PRUNE_EVERY_SECONDS:
-        state.changes_pruned_at = time.monotonic()
-        desk.store.prune_changes(desk.clock.now() - retention)
-
-
 @router.get("/changes", openapi_extra=PARAMETERS)
 async def incremental_changes(request: Request, desk: DeskDep, _: Admin) -> Response:
     """Every change to every exported record after ``since``, in commit order; 410 once ``since`` has expired."""
     wanted = feed.parse(request.query_params)
     retention: int = request.app.state.settings.retention
     deadline = time.monotonic() + wanted.wait
-    await run_in_threadpool(_prune, request, desk, retention)
     page = await run_in_threadpool(_read, desk, wanted, retention)
     while not page.changes and time.monotonic() < deadline:
         await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
