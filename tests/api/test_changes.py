@@ -102,6 +102,27 @@ def test_a_history_stamped_months_ago_but_just_written_is_all_in_the_feed(make_a
     assert oldest < time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 * 86_400))
 
 
+def test_pruning_drops_only_what_left_the_window_and_a_since_before_it_is_gone(
+    make_app: Callable[..., Server],
+) -> None:
+    server = make_app("--change-sequence", "--rate-limit", "off", "--clock", "sim", "--retention", "1d")
+    admin = server.client(ADMIN)
+    create_ticket(admin, subject="Old")
+    _, old = follow(admin)
+    now = clock(admin, advance=2 * 86_400)
+    create_ticket(admin, subject="New")
+    _, mark = follow(admin, old)
+    store = server.store()
+    try:
+        assert store.prune_changes(now - 86_400) == old  # every change up to the old mark, none after
+        assert store.prune_changes(now - 86_400) == 0
+    finally:
+        store.dispose()
+    assert admin.get(CHANGES, params={"since": old - 1}).status_code == 410
+    kept, _ = follow(admin, old)
+    assert [c["seq"] for c in kept] == list(range(old + 1, mark + 1))
+
+
 def test_a_since_past_the_high_water_mark_is_not_this_feeds_and_is_gone_too(admin: httpx.Client) -> None:
     _, mark = follow(admin)
     assert admin.get(CHANGES, params={"since": mark + 1}).status_code == 410

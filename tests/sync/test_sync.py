@@ -166,13 +166,13 @@ def test_killed_at_random_points_and_rerun_the_mirror_equals_the_source_without_
     assert_no_duplicate_rows(target)
 
 
-def test_ctrl_c_stops_a_sync_that_waits_at_once_with_the_summary_and_exit_130(
-    upstream: ProcessServer, tmp_path: Path
-) -> None:
-    faults(upstream, http429_every=1, retry_after=600)  # every stream is told to wait ten minutes
+def assert_ctrl_c_stops_a_waiting_sync_at_once(upstream: ProcessServer, to: str) -> None:
+    """Every request is told to wait ten minutes; SIGINT three seconds in ends the sync within five, exit 130,
+    with the summary so far."""
+    faults(upstream, http429_every=1, retry_after=600)
     try:
-        process = subprocess.Popen(command("sync", upstream, f"sqlite:///{tmp_path}/mirror.db"),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        process = subprocess.Popen(command("sync", upstream, to), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)  # fmt: skip
         time.sleep(3)
         interrupted = time.monotonic()
         process.send_signal(signal.SIGINT)
@@ -181,6 +181,12 @@ def test_ctrl_c_stops_a_sync_that_waits_at_once_with_the_summary_and_exit_130(
         faults(upstream)
     assert time.monotonic() - interrupted < 5 and process.returncode == 130, err
     assert "interrupted; run it again to resume" in out and err.strip() == "error: interrupted"
+
+
+def test_ctrl_c_stops_a_sync_that_waits_at_once_with_the_summary_and_exit_130(
+    upstream: ProcessServer, tmp_path: Path
+) -> None:
+    assert_ctrl_c_stops_a_waiting_sync_at_once(upstream, f"sqlite:///{tmp_path}/mirror.db")
 
 
 def test_a_no_op_rerun_exits_0_in_seconds(upstream: ProcessServer, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import ADMIN, ProcessServer, start_server
 from tests.sync.test_sync import (
     FAULTS,
+    assert_ctrl_c_stops_a_waiting_sync_at_once,
     assert_no_duplicate_rows,
     command,
     deskstream,
@@ -112,18 +113,7 @@ def test_killed_while_following_the_feed_and_rerun_the_mirror_equals_the_source(
 def test_ctrl_c_stops_a_sync_that_follows_the_feed_at_once_with_exit_130(
     servers: dict[str, ProcessServer], tmp_path: Path
 ) -> None:
-    faults(servers["feed"], http429_every=1, retry_after=600)  # the feed's first page is told to wait ten minutes
-    try:
-        process = subprocess.Popen(command("sync", servers["feed"], f"sqlite:///{tmp_path}/mirror.db"),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        time.sleep(3)
-        interrupted = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        faults(servers["feed"])
-    assert time.monotonic() - interrupted < 5 and process.returncode == 130, err
-    assert "interrupted; run it again to resume" in out
+    assert_ctrl_c_stops_a_waiting_sync_at_once(servers["feed"], f"sqlite:///{tmp_path}/mirror.db")
 
 
 def test_a_position_past_the_retention_is_resynced_through_the_exports_then_followed(tmp_path: Path) -> None:
