@@ -64,7 +64,8 @@ class CatchUp:
 
 
 class Recorder:
-    """Outermost ASGI layer: hands each client request to ``sink`` once answered, and runs :class:`CatchUp`."""
+    """Outermost ASGI layer: hands each client request to ``sink`` as its answer's last bytes go out, and runs
+    :class:`CatchUp`."""
 
     def __init__(self, app: ASGIApp, sink: Callable[[Request], None], catch_up: CatchUp | None) -> None:
         self.app, self.sink, self.catch_up = app, sink, catch_up
@@ -79,22 +80,32 @@ class Recorder:
             await anyio.to_thread.run_sync(self.catch_up.before_export)
         state: dict[str, Any] = scope.setdefault("state", {})
         at, started = time.time(), time.perf_counter()
-        status, resets = 500, None
+        status, resets, done = 500, None, False
+
+        async def settle() -> None:
+            """Journal the request (and note a refusal by the budget) once, before the client has its answer:
+            a test that reads the journal after its client returned finds the request there."""
+            nonlocal done
+            if done or helper:
+                return
+            done = True
+            if self.catch_up is not None and status == 429 and resets is not None:
+                await anyio.to_thread.run_sync(self.catch_up.refused, int(resets))
+            self.sink(_entry(scope, state, status, at, time.perf_counter() - started))
 
         async def observed(message: Message) -> None:
             nonlocal status, resets
             if message["type"] == "http.response.start":
                 status = message["status"]
                 resets = next((value for name, value in message.get("headers", []) if name == _RESET), None)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                await settle()
             await send(message)
 
         try:
             await self.app(scope, receive, observed)
         finally:
-            if self.catch_up is not None and status == 429 and resets is not None and not helper:
-                await anyio.to_thread.run_sync(self.catch_up.refused, int(resets))
-            if not helper:
-                self.sink(_entry(scope, state, status, at, time.perf_counter() - started))
+            await settle()  # an answer cut short (a truncating fault) or never started
 
 
 def _entry(scope: Scope, state: dict[str, Any], status: int, at: float, seconds: float) -> Request:

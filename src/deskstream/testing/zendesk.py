@@ -244,6 +244,6 @@ class Zendesk:
 
     # what the client sent -----------------------------------------------------------------------------------------
     def requests(self, clear: bool = False) -> list[Request]:
-        """The requests the client under test sent, in the order they were answered (the helpers' are left out);
-        ``clear=True`` forgets them once read."""
+        """The requests the client under test sent, in the order they were answered (the helpers' are left out),
+        each journaled before its answer's last bytes went out; ``clear=True`` forgets them once read."""
         return self._server.journal.read(clear)
