@@ -178,6 +178,9 @@ def assert_ctrl_c_stops_a_waiting_sync_at_once(upstream: ProcessServer, to: str)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:
+        if process.poll() is None:  # the process and its pipes go with the test, whatever happened
+            process.kill()
+            process.communicate()
         faults(upstream)
     assert time.monotonic() - interrupted < 5 and process.returncode == 130, err
     assert "interrupted; run it again to resume" in out and err.strip() == "error: interrupted"

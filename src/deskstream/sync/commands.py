@@ -6,9 +6,12 @@ Credentials come from the options or the environment (``DESKSTREAM_TOKEN``, ``DE
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -82,6 +85,23 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+@contextmanager
+def _stopping_on_ctrl_c(upstream: Upstream) -> Iterator[None]:
+    """Ctrl-C stops every thread at once, wherever the main thread is when it comes: the upstream is told to stop
+    first (every request and wait in every thread ends with :class:`Interrupted`, each stream after the page it is
+    writing, its checkpoint whole), then the main thread gets its ``KeyboardInterrupt`` and waits for them."""
+
+    def interrupt(number: int, frame: FrameType | None) -> None:
+        upstream.stop()
+        signal.default_int_handler(number, frame)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @click.command("sync", context_settings=_ENV)
 @_upstream_options
 @click.option("--lookback", type=click.IntRange(0), default=0, show_default=True,
@@ -96,7 +116,7 @@ def sync_command(source: str, email: str, token: str | None, password: str | Non
     report = Report(streams, console, live=console.is_terminal)
     upstream, target = _connect(source, email, token, password, bearer, target_url, report)
     try:
-        with report:
+        with report, _stopping_on_ctrl_c(upstream):
             errors = runner.run(upstream, target, streams, start_time, lookback, report)
     except KeyboardInterrupt:
         output.print(report.summary_table(f"deskstream sync from {upstream.url}: interrupted; run it again to resume"))

@@ -90,7 +90,7 @@ def _pages(upstream: Upstream, since: int) -> Iterator[dict[str, Any]]:
 
 def _follow(upstream: Upstream, target: Target, since: int, checkpoints: dict[str, dict[str, Any]],
             report: Report) -> None:  # fmt: skip
-    for page in prefetched(_pages(upstream, since), NAME, upstream.stop):
+    for page in prefetched(_pages(upstream, since), NAME):
         by_stream: dict[str, list[dict[str, Any]]] = {name: [] for name in checkpoints}
         for change in page.get("changes") or []:
             if change.get("resource") in by_stream:

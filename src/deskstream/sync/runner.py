@@ -20,7 +20,7 @@ def sync_stream(
     stored = target.checkpoint(stream.name)
     checkpoint = resumed(stored, lookback) if stored else {"start_time": start_time}
     report.update(stream.name, status="reading")
-    for page in prefetched(follow(upstream, stream, checkpoint), stream.name, upstream.stop):
+    for page in prefetched(follow(upstream, stream, checkpoint), stream.name):
         written = target.write(stream.name, stream.rows(page.items), page.checkpoint)
         report.add(stream.name, items=len(page.items), stored=written.stored, duplicates=written.duplicates,
                    deletes=written.deletes, pages=1)  # fmt: skip
@@ -63,10 +63,6 @@ def run_exports(
 
     with ThreadPoolExecutor(len(streams), thread_name_prefix="stream") as pool:
         futures = [pool.submit(one, name) for name in streams]
-        try:
-            for future in futures:
-                future.result()  # what is not a SyncError is a bug: let it show
-        except KeyboardInterrupt:
-            upstream.stop()  # each stream stops after the page it is writing: its checkpoint stays whole
-            raise
+        for future in futures:
+            future.result()  # what is not a SyncError is a bug: let it show
     return errors

@@ -150,18 +150,13 @@ def resumed(checkpoint: dict[str, Any], lookback: int) -> dict[str, Any]:
     return {**kept, "start_time": min(since, int(checkpoint.get("start_time", since)))}
 
 
-def prefetched(pages: Iterator[T], name: str, stop: Callable[[], None]) -> Iterator[T]:
-    """``pages``, each fetched while the caller writes the one before. Ctrl-C while a page is awaited calls
-    ``stop`` first (the fetch may be waiting out a long ``Retry-After``), then waits for the fetch to end."""
+def prefetched(pages: Iterator[T], name: str) -> Iterator[T]:
+    """``pages``, each fetched while the caller writes the one before."""
     with ThreadPoolExecutor(1, thread_name_prefix=f"fetch-{name}") as fetcher:
         upcoming = fetcher.submit(next, pages, None)
-        try:
-            while (page := upcoming.result()) is not None:
-                upcoming = fetcher.submit(next, pages, None)
-                yield page
-        except KeyboardInterrupt:
-            stop()
-            raise
+        while (page := upcoming.result()) is not None:
+            upcoming = fetcher.submit(next, pages, None)
+            yield page
 
 
 def follow(upstream: Upstream, stream: Stream, checkpoint: dict[str, Any]) -> Iterator[Page]:
