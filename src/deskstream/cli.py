@@ -151,11 +151,20 @@ def serve(**options: Any) -> None:
                 port=settings.port,
                 workers=settings.workers,
                 log_level="warning",
+                **_proxy_headers(settings),
             )
     else:
         from deskstream.api import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+                    **_proxy_headers(settings))
+
+
+def _proxy_headers(settings: Settings) -> dict[str, Any]:
+    """uvicorn believes forwarding headers from 127.0.0.1 unless told otherwise, so that any process on the host could
+    pass for another client address (and around the per-address sign-in budget): only ``--trusted-proxies``."""
+    proxies = settings.trusted_proxies.strip()
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
 
 
 def _load_scenario(store: Store, settings: Settings) -> Settings:

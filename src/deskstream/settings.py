@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="How long the change feed keeps changes: seconds, or a number with s, m, h or d (30d); an "
         "older since gets 410.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed "
+        "(comma-separated; '*' for any); none by default, since any client can write those headers.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1, description="Largest accepted request body, in bytes.")
     log_json: bool = Field(
         default=False, description="Write one JSON line per request to stderr (method, path, status, duration, user)."
