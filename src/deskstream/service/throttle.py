@@ -24,8 +24,8 @@ nor any secret is logged: only the client address, once per window when its budg
 
 What this does not stop: one account guessed from many addresses at once (each address has its own budget; an
 account-wide budget would let anyone lock any account out). Behind a proxy every client has the proxy's address,
-so the per-address budget is shared by all of them; deskstream does not trust ``X-Forwarded-For``, which any client
-can write.
+so the per-address budget is shared by all of them, unless ``serve --trusted-proxies`` names the proxy: only then is
+its ``X-Forwarded-For`` believed, since any client can write one.
 """
 
 from __future__ import annotations
