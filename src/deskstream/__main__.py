@@ -1,3 +1,3 @@
-from deskstream.cli import main
+from deskstream.entry import main
 
 main()
