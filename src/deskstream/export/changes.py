@@ -69,23 +69,24 @@ def read_page(log: ChangeLog, request: FeedRequest, now: int, retention: int) ->
     """The changes after ``request.since``, or :class:`CursorExpired` if some of them are gone (or never were)."""
     since, mark = request.since, log.high_water_mark()
     if since > mark:
-        raise _expired(log, now, f"since {since} is past this feed's high-water mark {mark}: it is not this feed's")
+        why = f"since {since} is past this feed's high-water mark {mark}: it is not this feed's"
+        raise _expired(log, now, mark, why)
     expired = f"since {since} is older than the feed's retention ({retention} s)"
     if since < mark:
         logged_at = log.next_logged_at(since)
         if since < log.pruned_through() or logged_at is None or logged_at < now - retention:
-            raise _expired(log, now, expired)
+            raise _expired(log, now, mark, expired)
     changes = log.page(since, mark, request.per_page)
     if since < mark and (not changes or changes[0].seq != since + 1):
         # Pruned between the check and the page (PostgreSQL reads each statement afresh): never serve the gap.
-        raise _expired(log, now, expired)
+        raise _expired(log, now, mark, expired)
     return FeedPage(since, changes, mark)
 
 
-def _expired(log: ChangeLog, now: int, why: str) -> CursorExpired:
-    resync_since = log.last_before(visible_until(now) + 1)
+def _expired(log: ChangeLog, now: int, mark: int, why: str) -> CursorExpired:
+    resync_since = log.last_before(visible_until(now) + 1, mark)
     return CursorExpired(f"{why}; do a full resync through the incremental exports, then follow this feed from "
-                         f"since={resync_since}", log.high_water_mark(), resync_since)  # fmt: skip
+                         f"since={resync_since}", mark, resync_since)  # fmt: skip
 
 
 def frame(page: FeedPage, next_page: Callable[[int], str]) -> bytes:

@@ -33,11 +33,8 @@ from deskstream.store.writer import (
     Writer,
     allocate_ids,
     audit_rows,
-    change_row,
     dumps,
-    metric_change_rows,
     metric_event_rows,
-    ticket_change_row,
     ticket_row,
     version_row,
 )
@@ -220,12 +217,12 @@ class BatchWriter(Writer):
         if version.audit_id is None:
             self.counts["system_updates"] += 1
         self._buffer("ticket_versions", version_row(version, row["json"]))
-        self.changes.append(ticket_change_row(version))
+        self._log_version(version)
 
     def add_audit(self, audit: AuditRecord) -> None:
         event, comment = audit_rows(audit)
         self._buffer("ticket_events", event)
-        self.changes.append(change_row("ticket_events", audit.id, audit.timestamp))
+        self._log_audit(audit)
         self.counts["audits"] += 1
         self.counts["child_events"] += audit.child_events
         if comment is not None:
@@ -234,7 +231,7 @@ class BatchWriter(Writer):
 
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
         rows = metric_event_rows(events)
-        self.changes += metric_change_rows(rows)
+        self._log_metric_events(rows)
         for row in rows:
             self._buffer("ticket_metric_events", row)
             self._metric_rows[row["id"]] = row
@@ -307,4 +304,4 @@ class BatchWriter(Writer):
             super().mark_breach_deleted(event_id)
             return
         row["json"] = dumps({**orjson.loads(row["json"]), "deleted": True})
-        self.changes.append(change_row("ticket_metric_events", event_id, row["time"]))
+        self._log_metric_events([row])

@@ -62,8 +62,7 @@ class ChangeLog:
         return int(self.conn.execute(_HIGH_WATER_MARK).scalar() or 0)
 
     def pruned_through(self) -> int:
-        raw = self.conn.execute(select(schema.kv.c.value).where(schema.kv.c.key == PRUNED_KEY)).scalar()
-        return int(raw or 0)
+        return int(Accounts(self.conn).kv_get(PRUNED_KEY) or 0)
 
     def next_logged_at(self, since: int) -> int | None:
         """When the first change after ``since`` entered the log (None if it is pruned or not made yet)."""
@@ -75,11 +74,12 @@ class ChangeLog:
         rows = self.conn.execute(_PAGE, {"since": since, "until": until, "limit": limit})
         return [Change(int(r.seq), r.resource, int(r.record_id), bool(r.deleted), bytes(r.json)) for r in rows]
 
-    def last_before(self, time: int) -> int:
-        """The last ``seq`` up to which every change's stamp is before ``time``: changes up to it are older than
-        the exports' horizon when ``time`` is, so a full resync through the exports holds them all."""
+    def last_before(self, time: int, mark: int) -> int:
+        """The last ``seq`` up to the high-water mark ``mark`` up to which every change's stamp is before ``time``:
+        changes up to it are older than the exports' horizon when ``time`` is, so a full resync through the
+        exports holds them all."""
         first_recent = self.conn.execute(_FIRST_RECENT, {"time": time}).scalar()
-        return self.high_water_mark() if first_recent is None else int(first_recent) - 1
+        return mark if first_recent is None else min(mark, int(first_recent) - 1)
 
 
 def prune(conn: Connection, before: int, limit: int) -> int:

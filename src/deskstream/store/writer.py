@@ -85,11 +85,6 @@ def allocate_ids(conn: Connection, name: str, count: int = 1) -> int:
     return int(row[0]) - count + 1
 
 
-def ticket_change_row(version: TicketVersion) -> dict[str, Any]:
-    return change_row("tickets", version.item["id"], version.item["generated_timestamp"], version.version,
-                      version.deleted_at is not None)  # fmt: skip
-
-
 def ticket_row(version: TicketVersion) -> dict[str, Any]:
     """The ``tickets`` row of a ticket's current version."""
     ticket = version.item
@@ -161,17 +156,6 @@ def metric_event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def change_row(resource: str, record_id: int, time: int, version: int | None = None, deleted: bool = False,
-               json: bytes | None = None) -> dict[str, Any]:
-    """One change log row, before its ``seq`` (numbered when the transaction's changes are written)."""
-    return {"resource": resource, "record_id": record_id, "version": version, "deleted": deleted, "time": time,
-            "json": json}  # fmt: skip
-
-
-def metric_change_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [change_row("ticket_metric_events", row["id"], row["time"]) for row in rows]
-
-
 def _served(event: dict[str, Any]) -> dict[str, Any]:
     """A metric event as served: without its ``_ts`` (its time in Unix seconds, for the ``time`` column)."""
     item = dict(event)
@@ -212,6 +196,24 @@ class Writer(Accounts):
     def _write_changes(self, rows: list[dict[str, Any]]) -> None:
         self.conn.execute(_INSERT_CHANGES, rows)
 
+    def _log(self, resource: str, record_id: int, time: int, version: int | None = None, deleted: bool = False,
+             json: bytes | None = None) -> None:
+        """One change to an exported record, numbered when the transaction's changes are written. Both writers
+        log through these methods, so the change log is the same whichever wrote the history."""
+        self.changes.append({"resource": resource, "record_id": record_id, "version": version, "deleted": deleted,
+                             "time": time, "json": json})  # fmt: skip
+
+    def _log_version(self, version: TicketVersion) -> None:
+        self._log("tickets", version.item["id"], version.item["generated_timestamp"], version.version,
+                  version.deleted_at is not None)  # fmt: skip
+
+    def _log_audit(self, audit: AuditRecord) -> None:
+        self._log("ticket_events", audit.id, audit.timestamp)
+
+    def _log_metric_events(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self._log("ticket_metric_events", row["id"], row["time"])
+
     # tickets ----------------------------------------------------------------------------------------------------
     def load_ticket(self, ticket_id: int) -> StoredTicket | None:
         """The current ticket; None if it never existed."""
@@ -235,21 +237,21 @@ class Writer(Accounts):
         else:
             self.conn.execute(_UPDATE_TICKET, {"ticket_id": row.pop("id"), **row})
         self.conn.execute(_INSERT_VERSION, [version_row(version, row["json"])])
-        self.changes.append(ticket_change_row(version))
+        self._log_version(version)
 
     def add_audit(self, audit: AuditRecord) -> None:
         event, comment = audit_rows(audit)
         self.conn.execute(_INSERT_EVENT, [event])
         if comment is not None:
             self.conn.execute(_INSERT_COMMENT, [comment])
-        self.changes.append(change_row("ticket_events", audit.id, audit.timestamp))
+        self._log_audit(audit)
 
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
         """Insert metric events (``incremental/ticket_metric_events`` items) as they are served."""
         if events:
             rows = metric_event_rows(events)
             self.conn.execute(_INSERT_METRIC_EVENTS, rows)
-            self.changes += metric_change_rows(rows)
+            self._log_metric_events(rows)
 
     # people -----------------------------------------------------------------------------------------------------
     def load_record(self, table: str, record_id: int) -> StoredRecord | None:
@@ -283,8 +285,7 @@ class Writer(Accounts):
         """A user's or organization's change, with the record as it is now (its row keeps no history); every
         change of one sets its ``updated_at``."""
         if table in LOGGED:
-            self.changes.append(change_row(table, record_id, int(values["updated_at"]), None,
-                                           values.get("deleted_at") is not None, body))  # fmt: skip
+            self._log(table, record_id, int(values["updated_at"]), None, values.get("deleted_at") is not None, body)
 
     def user_id_by_email(self, email: str) -> int | None:
         """The user (live or deleted: an email stays taken) with this email, compared case-insensitively."""
@@ -362,4 +363,4 @@ class Writer(Accounts):
             event = orjson.loads(row.json)
             event["deleted"] = True
             self.conn.execute(update(m).where(m.c.id == event_id).values(json=dumps(event)))
-            self.changes.append(change_row("ticket_metric_events", event_id, row.time))
+            self._log_metric_events([{"id": event_id, "time": row.time}])

@@ -20,6 +20,7 @@ from deskstream.api.errors import ERRORS, documented
 from deskstream.api.ratelimit import incremental_rate_limit
 from deskstream.api.responses import link, raw_response
 from deskstream.export import changes as feed
+from deskstream.export.params import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from deskstream.service import Desk
 
 router = APIRouter(
@@ -35,8 +36,10 @@ PARAMETERS: dict[str, Any] = {"parameters": [
     {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
      "description": "The last seq the client has (0, the default, is the beginning); the page holds what follows"},
     {"name": "per_page", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}, "description": "Changes per page (1000)"},
-    {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0, "maximum": 60},
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+     "description": f"Changes per page ({DEFAULT_PER_PAGE})"},
+    {"name": "wait", "in": "query", "required": False,
+     "schema": {"type": "number", "minimum": 0, "maximum": feed.MAX_WAIT},
      "description": "Seconds to wait for a change when there is none after since (long poll)"},
 ]}  # fmt: skip
 
