@@ -26,16 +26,14 @@ from deskstream.api.errors import ERRORS, WITH_BODY
 from deskstream.api.responses import json_response, raw_response
 from deskstream.clock import SimClock
 from deskstream.domain.timefmt import iso
-from deskstream.exceptions import BadRequest, NotFound, Unprocessable
+from deskstream.exceptions import NotFound, Unprocessable
 from deskstream.faults import Faults, FaultSpecError, plan_of
 from deskstream.scenarios import KEY as SCENARIO_KEY
 from deskstream.scenarios import history
+from deskstream.service import clock_moves
+from deskstream.service.clock_moves import require_simulated
 
 router = APIRouter(responses=ERRORS, prefix="/_deskstream", tags=["deskstream"])
-
-#: The furthest one request may move the clock: a century, so an arithmetic slip cannot overflow a timestamp.
-MAX_MOVE = 100 * 366 * 86_400
-
 
 def _clock_body(request: Request, now: int, kind: str) -> Response:
     return json_response(request, {"now": now, "kind": kind, "iso": iso(now)})
@@ -48,24 +46,11 @@ def read_clock(request: Request, desk: DeskDep, _: Admin) -> Response:
 
 @router.post("/clock", responses=WITH_BODY)
 def move_clock(request: Request, desk: DeskDep, _: Admin, body: Any = Body(...)) -> Response:
-    clock = desk.clock
-    if not isinstance(clock, SimClock):
-        raise BadRequest("The clock is real; start the server with --clock sim to move it", error="ClockNotSimulated")
+    require_simulated(desk.clock)
     if not isinstance(body, dict) or len(set(body) & {"advance", "set"}) != 1 or set(body) - {"advance", "set"}:
         raise Unprocessable.field("clock", 'Clock: send exactly one of {"advance": seconds} or {"set": unix_seconds}')
     name, value = next(iter(body.items()))
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Unprocessable.field(name, f"{name.capitalize()}: must be a whole number of seconds")
-
-    def target(now: int) -> int:
-        moved: int = now + value if name == "advance" else value
-        if moved < now:
-            raise Unprocessable.field(name, f"{name.capitalize()}: the clock only moves forward (now is {now})")
-        if moved - now > MAX_MOVE:
-            raise Unprocessable.field(name, f"{name.capitalize()}: at most {MAX_MOVE} seconds at a time")
-        return moved
-
-    return _clock_body(request, desk.sla.move_clock(clock, target), clock.kind)
+    return _clock_body(request, clock_moves.move_clock(desk.sla, desk.clock, name, value), desk.clock.kind)
 
 
 def _faults_body(request: Request, faults: Faults) -> Response:
