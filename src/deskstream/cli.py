@@ -13,23 +13,22 @@ import os
 import re
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
-from deskstream import demo, observability
-from deskstream.clock import RealClock, make_clock
 from deskstream.domain.people import ROLES, Role, UserInput
 from deskstream.exceptions import DeskstreamError
-from deskstream.service import Desk
 from deskstream.settings import ENV_PREFIX, SETTINGS, Setting, Settings
-from deskstream.store import Store
-from deskstream.store.engine import masked
 from deskstream.store.errors import StoreError
 from deskstream.sync.commands import sync_command, verify_command
+
+if TYPE_CHECKING:
+    from deskstream.service import Desk
+    from deskstream.store import Store
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -116,6 +115,10 @@ def cli() -> None:
 @_settings_options
 def serve(**options: Any) -> None:
     """Serve the Zendesk-compatible API (and, with --demo, a demo account and history)."""
+    from deskstream import demo, observability  # the server's modules load for serve only: sync starts faster
+    from deskstream.store import Store
+    from deskstream.store.engine import masked
+
     settings = Settings(**options)
     store = Store(settings.db)
     store.migrate()
@@ -171,6 +174,8 @@ def _load_scenario(store: Store, settings: Settings) -> Settings:
     """``--scenario NAME``: on an empty database, the demo accounts and the scenario's history, stamped before the
     server's clock (docs/testing.md); on one that holds that scenario already, nothing. The settings it returns run
     the scenario's faults with ``--faults`` on top."""
+    from deskstream import demo
+    from deskstream.clock import make_clock
     from deskstream.scenarios import history
 
     held = history.loaded(store)
@@ -230,6 +235,7 @@ def wait(url: str, timeout: float) -> None:
 def generate(db: str, tickets: int, days: int, seed: int) -> None:
     """Generate a realistic history (tickets' lifecycles, SLA breaches, storms, deletes, system updates)."""
     from deskstream.generate.report import generate_with_progress, summary_table
+    from deskstream.store import Store
 
     store = Store(db)
     store.migrate()
@@ -237,6 +243,10 @@ def generate(db: str, tickets: int, days: int, seed: int) -> None:
 
 
 def _desk(db: str) -> Desk:
+    from deskstream.clock import RealClock
+    from deskstream.service import Desk
+    from deskstream.store import Store
+
     store = Store(db)
     store.migrate()
     return Desk(store, RealClock())
