@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from prometheus_client import Counter
 
-__all__ = ["MULTIPROC_ENV", "SLA_BREACHES", "SLA_RUNS", "multiprocess", "multiprocess_dir"]
+__all__ = ["JOURNAL_DROPPED", "MULTIPROC_ENV", "SLA_BREACHES", "SLA_RUNS", "multiprocess", "multiprocess_dir"]
 
 #: The variable prometheus_client reads once, on import, to choose multi-process mode.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -29,6 +29,9 @@ SLA_RUNS = Counter(
     "deskstream_sla_scheduler_runs", "Passes of the SLA scheduler, by outcome (ok or failed).", ["outcome"]
 )
 SLA_BREACHES = Counter("deskstream_sla_breaches_written", "SLA breach events the scheduler wrote.")
+JOURNAL_DROPPED = Counter(
+    "deskstream_journal_dropped", "Request journal entries dropped: a write that failed or a buffer that overflowed."
+)
 
 
 def multiprocess() -> bool:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     log_json: bool = Field(
         default=False, description="Write one JSON line per request to stderr (method, path, status, duration, user)."
     )
+    journal_size: int = Field(
+        default=10_000, ge=0, description="Requests the request journal (GET /_deskstream/requests) keeps, the newest "
+        "first; 0 turns it off.",
+    )
     synchronous: Literal["normal", "full"] = Field(
         default="normal",
         description="SQLite durability: 'normal' keeps every acknowledged write through a process crash; 'full' "

@@ -14,6 +14,7 @@ from deskstream.api import errors, metrics, ratelimit
 from deskstream.api.access import Observe, RouteOfRequest, json_log
 from deskstream.api.faults import FaultInjection
 from deskstream.api.middleware import BodyLimit, JsonSuffix, MethodsOfPath
+from deskstream.api.recording import Recording
 from deskstream.api.routes import ROUTERS, changes
 from deskstream.clock import make_clock
 from deskstream.service import Desk
@@ -25,12 +26,13 @@ from deskstream.store import Store
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The SLA scheduler and the change log's pruner run while the server serves; a stopping worker withdraws its
-    pool gauges."""
+    """The SLA scheduler and the change log's pruner run while the server serves; a stopping worker writes its
+    last journal entries and withdraws its pool gauges."""
     try:
         async with scheduler_lifespan(app), retention_lifespan(app):
             yield
     finally:
+        app.state.desk.journal.close()
         metrics.worker_stopped()
 
 
@@ -53,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock
-    app.state.desk = Desk(store, clock)
+    app.state.desk = Desk(store, clock, settings.journal_size)
     app.state.faults = faults.Faults(faults.parse(settings.faults))
     errors.install(app)
     served = [*ROUTERS, metrics.router, *([changes.router] if settings.change_sequence else [])]
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonSuffix)
     ratelimit.install(app)
     app.add_middleware(FaultInjection, faults=app.state.faults)
+    app.add_middleware(Recording, journal=app.state.desk.journal)
     log = json_log() if settings.log_json else None
     templates = [path for path, _ in routes] + [r.path for r in app.routes if isinstance(r, Route)]  # + /docs
     app.add_middleware(Observe, templates=templates, store=store, log=log)

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deskstream.faults import Faults, Outcome
 
 EXPORTS = "/api/v2/incremental/"
+#: Where the fault applied to a request is left in its state, for the request journal (``api/recording.py``).
+FAULT_STATE = "fault_applied"
 NON_JSON_429 = b"Number of allowed incremental export API requests per minute exceeded: 0"
 GATEWAY_TIMEOUT = b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1>" \
     b"</center></body></html>\n"
@@ -44,6 +46,8 @@ class FaultInjection:
             return
         plan = self.faults.plan
         outcome = self.faults.draw()
+        if outcome is not Outcome.SERVE or plan.slow_ms:
+            scope.setdefault("state", {})[FAULT_STATE] = outcome.value if outcome is not Outcome.SERVE else "slow_ms"
         if plan.slow_ms:
             await asyncio.sleep(plan.slow_ms / 1000)
         json, text, html = b"application/json; charset=utf-8", b"text/plain; charset=utf-8", b"text/html"

@@ -305,12 +305,29 @@ def _changes(conn: Connection) -> None:
         conn.execute(insert(schema.id_sequences).values(name="changes", value=last))
 
 
+def _request_journal(conn: Connection) -> None:
+    """Version 6: the request journal, a ring of the newest requests (service/journal.py)."""
+    m = MetaData()
+    Table(
+        "request_journal",
+        m,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("at_ms", BigInteger, nullable=False),
+        Column("client", Text, nullable=False),
+        Column("path", Text, nullable=False),
+        Column("status", Integer, nullable=False),
+        Column("json", LargeBinary, nullable=False),
+        Index("ix_request_journal_client", "client", "id"),
+    ).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base tables", _base_tables),
     Migration(2, "rate limit counters", _rate_limit_counters),
     Migration(3, "sla states", _sla_states),
     Migration(4, "write-only ticket properties served empty", _empty_write_only_properties),
     Migration(5, "change log", _changes),
+    Migration(6, "request journal", _request_journal),
 ]
 
 

@@ -238,3 +238,19 @@ changes = Table(
     Column("json", LargeBinary, nullable=True),
 )
 Index("ix_changes_time", changes.c.time)
+
+#: The request journal behind ``GET /_deskstream/requests`` (service/journal.py; migration 6): a ring of the newest
+#: ``--journal-size`` requests of every process on the database. ``id`` is the database's own counter (a rowid on
+#: SQLite), so entries written by several processes at once never collide; the filtered columns are columns, the
+#: rest of the entry is its JSON.
+request_journal = Table(
+    "request_journal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("client", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("json", LargeBinary, nullable=False),
+)
+Index("ix_request_journal_client", request_journal.c.client, request_journal.c.id)

@@ -1,6 +1,15 @@
 """One module per resource; :data:`ROUTERS` is what the app mounts."""
 
-from deskstream.api.routes import deskstream_admin, discovery, incremental, people, sla, ticket_metrics, tickets
+from deskstream.api.routes import (
+    deskstream_admin,
+    discovery,
+    incremental,
+    journal,
+    people,
+    sla,
+    ticket_metrics,
+    tickets,
+)
 
 ROUTERS = [tickets.router, people.router, discovery.router, incremental.router, incremental.sample_router,
-           sla.router, deskstream_admin.router, ticket_metrics.router]
+           sla.router, deskstream_admin.router, journal.router, ticket_metrics.router]

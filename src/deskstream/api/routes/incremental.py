@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from deskstream.api import metrics
+from deskstream.api import metrics, recording
 from deskstream.api.deps import Admin, DeskDep
 from deskstream.api.errors import ERRORS
 from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
@@ -122,6 +122,8 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
             loaded = _sideload(scans, stream, page, includes, now)
     metrics.export_page(request, key, page.count)
     end_time = page.last.time if page.last else start
+    if not sample:
+        recording.page_served(request, {"end_time": end_time}, page.end_of_stream)
     meta = {
         "count": page.count,
         "end_time": end_time,
@@ -146,6 +148,7 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
         loaded = _sideload(scans, stream, page, includes, now)
     metrics.export_page(request, key, page.count)
     after_cursor = encode_cursor(page.last or after)
+    recording.page_served(request, {"after_cursor": after_cursor}, page.end_of_stream)
     meta = {
         "after_cursor": after_cursor,
         "after_url": link(request, {"cursor": after_cursor}, drop=("start_time",)),
@@ -178,6 +181,8 @@ def metric_events_cursor(request: Request, desk: Desk) -> Response:
                 page = cursor_page(scans, Selection(stream), position, visible_until(now), size)
     metrics.export_page(request, stream.key, page.count)
     after_cursor = encode_cursor(page.last) if page.last else None
+    if after_cursor and not backward:
+        recording.page_served(request, {"after_cursor": after_cursor}, page.end_of_stream)
     before_cursor = encode_cursor(page.first) if page.first else None
     has_more = not page.end_of_stream
     drop = ("page[after]", "page[before]")

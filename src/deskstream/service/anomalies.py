@@ -1,0 +1,132 @@
+"""What a client did wrong in an export, found in the request journal (docs/api.md § Request journal).
+
+A pure function of the journal's entries, computed when the journal is read, so it holds whichever worker process
+or server answered each request: the entries of every process are in the database. Each (client, export) is a
+sequence in arrival order; a client that sends its next request only after the previous answer (every client
+deskstream knows) makes a sequence the journal reads exactly.
+
+The kinds (each names the request that shows it):
+
+- ``repeated_page``: a position requested again after it was served and the client was given another one to go
+  on from (a retry after an error status or an injected fault is no repeat).
+- ``position_stalled``: the client asked the same position again after an answer whose next position was that very
+  position and whose ``end_of_stream`` was false: it is looping (``tie_overflow=stall`` traps a time-based client
+  that never looks past ``end_time``). At ``end_of_stream`` asking again is polling, not a stall.
+- ``early_retry``: a request sent before the ``Retry-After`` of an earlier 429 or 503 to the same client had run,
+  counted from the end of that answer.
+- ``skipped_items``: a time-based client whose next ``start_time`` is past the ``end_time`` it was given.
+- ``stopped_early``: the client's last page of an export had ``end_of_stream`` false and the client has sent
+  nothing to that export for ``idle_ms`` (wall time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("repeated_page", "position_stalled", "early_retry", "skipped_items", "stopped_early")
+
+#: A position as the analysis compares them: (time, id); a time-based position has id -1.
+Point = tuple[int, int]
+
+
+def point(position: dict[str, Any] | None, cursor_based: bool) -> Point | None:
+    """A request's position or an answer's next position as a comparable point; ``None`` when there is none."""
+    if not position:
+        return None
+    for name in ("start_time", "end_time"):
+        if isinstance(position.get(name), int):
+            return position[name], 0 if cursor_based else -1
+    for name in ("cursor", "after_cursor"):
+        value = position.get(name)
+        if isinstance(value, dict) and isinstance(value.get("timestamp"), int):
+            return value["timestamp"], int(value.get("id", 0))
+    return None
+
+
+def cursor_based(entry: dict[str, Any]) -> bool:
+    return str(entry.get("stream") or "").endswith("/cursor")
+
+
+def _failed(entry: dict[str, Any]) -> bool:
+    return entry["status"] != 200 or entry.get("fault") not in (None, "slow_ms")  # a slow page is whole
+
+
+@dataclass
+class _Sequence:
+    """One client's requests to one export, as far as the scan has gone."""
+
+    last: dict[str, Any] | None = None
+    served: dict[str, Any] | None = None  # the last page answered in full
+    served_points: set[Point] = field(default_factory=set)
+
+
+def _anomaly(kind: str, entry: dict[str, Any], detail: str) -> dict[str, Any]:
+    return {"id": f"{entry['id']}-{kind}", "kind": kind, "client": entry["client"], "stream": entry["stream"],
+            "at": entry["at"], "at_unix_ms": entry["at_unix_ms"], "request_id": entry["id"], "detail": detail}
+
+
+def _progress(entry: dict[str, Any], seq: _Sequence) -> tuple[str, str] | None:
+    """The anomaly of ``entry``'s position given what the client was served before, if any."""
+    served, last = seq.served, seq.last
+    cursor = cursor_based(entry)
+    here = point(entry.get("position"), cursor)
+    if served is None or last is None or here is None:
+        return None
+    if _failed(last) and point(last.get("position"), cursor) == here:
+        return None  # the retry of a request that failed
+    given = point(served.get("next_position"), cursor)
+    if here == given:
+        if given == point(served.get("position"), cursor) and served.get("end_of_stream") is False:
+            return "position_stalled", f"request #{served['id']} was answered with this same position as its next " \
+                "one and end_of_stream false; the client asked it again instead of moving on"
+        return None
+    if here in seq.served_points:
+        return "repeated_page", f"this position was served before (last by request #{served['id']}, which gave " \
+            f"{served.get('next_position')} to go on from)"
+    if not cursor and given is not None and here[0] > given[0]:
+        return "skipped_items", f"start_time {here[0]} is past the end_time {given[0]} that request " \
+            f"#{served['id']} gave: items from {given[0]} to {here[0] - 1} were never asked for"
+    return None
+
+
+def detect(entries: Iterable[dict[str, Any]], now_ms: int, idle_ms: int) -> list[dict[str, Any]]:
+    """Every anomaly of ``entries`` (oldest first, by arrival), oldest first."""
+    found: list[dict[str, Any]] = []
+    sequences: dict[tuple[str, str], _Sequence] = {}
+    retry_until: dict[str, tuple[int, int]] = {}  # client → (when its last Retry-After runs out, request id)
+    for entry in entries:
+        client, stream = entry["client"], entry.get("stream")
+        if stream is None:
+            continue
+        waited = retry_until.get(client)
+        if waited is not None and entry["at_unix_ms"] < waited[0]:
+            early = (waited[0] - entry["at_unix_ms"]) / 1000
+            found.append(_anomaly("early_retry", entry, f"sent {early:.3f} s before the Retry-After of request "
+                                  f"#{waited[1]} ran out"))
+        retry_after = (entry.get("rate_limit") or {}).get("retry_after")
+        if entry["status"] in (429, 503) and isinstance(retry_after, int):
+            end = entry["at_unix_ms"] + round(entry.get("duration_ms") or 0)
+            retry_until[client] = (end + retry_after * 1000, entry["id"])
+        if stream.endswith("/sample"):
+            continue  # a sample has no next page
+        seq = sequences.setdefault((client, stream), _Sequence())
+        progress = _progress(entry, seq)
+        if progress is not None:
+            found.append(_anomaly(progress[0], entry, progress[1]))
+        here = point(entry.get("position"), cursor_based(entry))
+        if not _failed(entry) and here is not None and entry.get("next_position"):
+            seq.served = entry
+            seq.served_points.add(here)
+        seq.last = entry
+    for seq in sequences.values():
+        served, last = seq.served, seq.last
+        if served is None or last is None or served.get("end_of_stream") is not False:
+            continue
+        idle = now_ms - last["at_unix_ms"]
+        if idle >= idle_ms:
+            found.append(_anomaly("stopped_early", served, f"the last page served had end_of_stream false and the "
+                                  f"client has sent nothing to this export for {idle / 1000:.1f} s"))
+    found.sort(key=lambda anomaly: (anomaly["at_unix_ms"], anomaly["request_id"]))
+    return found

@@ -1,0 +1,87 @@
+"""The request journal's table (``request_journal``, migration 6): the only SQL the journal has.
+
+Entries arrive in batches from each server process's flusher (service/journal.py). A batch is inserted and the
+ring is cut back to its newest ``keep`` entries in the same transaction, so the table never holds more than ``keep``
+entries plus the batches other processes are writing at that instant. On PostgreSQL the batch takes an advisory lock
+of its own (not the stamp lock: a journal write stamps nothing an export serves), so two processes' cuts never
+interleave; on SQLite the write transaction already holds the database's write lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, insert, select
+
+from deskstream.store import schema
+from deskstream.store.engine import Store
+
+#: The PostgreSQL advisory lock of journal writes ("journal" in ASCII).
+_PG_JOURNAL_LOCK = 0x6A6F75726E616C
+
+_J = schema.request_journal
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    """One entry as stored: the columns the reads filter on and the entry's JSON (without its id)."""
+
+    at_ms: int
+    client: str
+    path: str
+    status: int
+    json: bytes
+
+
+@dataclass(frozen=True)
+class JournalFilter:
+    """Which entries a read wants; ``None`` is no condition. ``since_ms``/``until_ms`` are inclusive."""
+
+    client: str | None = None
+    path_prefix: str | None = None
+    status: int | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    before: int | None = None
+
+
+def _cut(conn: Connection, keep: int) -> None:
+    """Delete every entry older than the newest ``keep``."""
+    oldest_kept = conn.execute(select(_J.c.id).order_by(_J.c.id.desc()).offset(keep - 1).limit(1)).scalar()
+    if oldest_kept is not None:
+        conn.execute(delete(_J).where(_J.c.id < oldest_kept))
+
+
+class JournalTable:
+    """The ``request_journal`` table of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def append(self, rows: list[JournalRow], keep: int) -> None:
+        """Insert ``rows`` (oldest first) and keep the newest ``keep`` entries, in one transaction."""
+        with self.store.write(stamped=False) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_JOURNAL_LOCK})")
+            conn.execute(insert(_J), [vars(row) for row in rows])
+            _cut(conn, keep)
+
+    def read(self, wanted: JournalFilter, limit: int | None) -> list[tuple[int, bytes]]:
+        """(id, JSON) of the entries ``wanted``, newest first, at most ``limit`` (``None``: all)."""
+        query = select(_J.c.id, _J.c.json).order_by(_J.c.id.desc())
+        if wanted.client is not None:
+            query = query.where(_J.c.client == wanted.client)
+        if wanted.path_prefix:
+            query = query.where(_J.c.path.startswith(wanted.path_prefix, autoescape=True))
+        if wanted.status is not None:
+            query = query.where(_J.c.status == wanted.status)
+        if wanted.since_ms is not None:
+            query = query.where(_J.c.at_ms >= wanted.since_ms)
+        if wanted.until_ms is not None:
+            query = query.where(_J.c.at_ms <= wanted.until_ms)
+        if wanted.before is not None:
+            query = query.where(_J.c.id < wanted.before)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.store.read() as conn:
+            return [(row.id, row.json) for row in conn.execute(query)]
