@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from deskstream import __version__, faults
-from deskstream.api import errors, metrics, ratelimit
+from deskstream.api import console, errors, metrics, ratelimit
 from deskstream.api.access import Observe, RouteOfRequest, json_log
 from deskstream.api.faults import FaultInjection
 from deskstream.api.middleware import BodyLimit, JsonSuffix, MethodsOfPath
@@ -18,6 +18,7 @@ from deskstream.api.recording import Recording
 from deskstream.api.routes import ROUTERS, changes
 from deskstream.clock import make_clock
 from deskstream.service import Desk
+from deskstream.service.console_sessions import ConsoleSessions
 from deskstream.service.retention import retention_lifespan
 from deskstream.service.sla_scheduler import scheduler_lifespan
 from deskstream.settings import Settings
@@ -57,8 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.clock = clock
     app.state.desk = Desk(store, clock, settings.journal_size)
     app.state.faults = faults.Faults(faults.parse(settings.faults))
+    app.state.console_sessions = ConsoleSessions(store)
     errors.install(app)
-    served = [*ROUTERS, metrics.router, *([changes.router] if settings.change_sequence else [])]
+    served = [*ROUTERS, metrics.router, *([changes.router] if settings.change_sequence else []), console.router]
     for router in served:
         app.include_router(router)
     routes = [(r.path, r.methods) for router in served for r in router.routes if isinstance(r, APIRoute)]

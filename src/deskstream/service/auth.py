@@ -83,6 +83,18 @@ class AuthService(ServiceBase):
             return self._password(login, secret, client)
         raise Unauthenticated()
 
+    def sign_in(self, email: str, password: str, client: str | None = None) -> Principal:
+        """A sign-in form's email and password (the console's): the same check and the same throttle as basic
+        ``email:password``, every failure the same 401, whether the email exists or not."""
+        if not email or not password or not _clean_login(email) or not _clean_secret(password):
+            raise Unauthenticated()
+        return self._password(email, password, client)
+
+    def principal_of(self, user_id: int) -> Principal:
+        """The user a signed session names, as long as it is live and not suspended (401 otherwise)."""
+        with self.store.reading() as r:
+            return self._principal(r, user_id)
+
     def _password(self, email: str, password: str, client: str | None) -> Principal:
         digest = self.verified.digest("password", email.lower(), password)
         with self.store.reading() as r:

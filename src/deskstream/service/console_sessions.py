@@ -1,0 +1,69 @@
+"""Signed console sessions: what a browser holds after signing in to the console (``/_deskstream/console``).
+
+A session is ``<user id>.<issued at>.<HMAC-SHA256>`` (the two numbers in the clear, the signature over both, URL-safe
+base64). The key is made once per database, at random, and kept in its ``kv`` table, so every worker process and
+every server on that database accepts the sessions any of them issued, and a restart signs nobody out. It is read
+once per process and never printed or logged. A session lasts :data:`SESSION_SECONDS` of wall time (not the
+simulated clock's, which a test moves by days), and it only ever names a user: whether that user is still a live,
+unsuspended admin is checked on every request (:meth:`deskstream.service.auth.AuthService.principal_of`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+
+from deskstream.store.engine import Store
+
+#: The ``kv`` key of the signing key.
+SECRET_KEY = "console.session_key"
+#: How long a session is good for: a working day.
+SESSION_SECONDS = 12 * 3600
+#: How far another server's wall clock may be ahead of this one's (a session it issued is not from the future).
+CLOCK_SKEW = 300
+
+
+class ConsoleSessions:
+    """Issue and check session values with the database's signing key."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._key: bytes | None = None
+        self._lock = threading.Lock()
+
+    def _signing_key(self) -> bytes:
+        """The database's key, made by the first process that needs one (one write transaction: made once)."""
+        with self._lock:
+            if self._key is None:
+                with self.store.writing(stamped=False) as w:
+                    stored = w.kv_get(SECRET_KEY)
+                    if stored is None:
+                        stored = secrets.token_urlsafe(32)
+                        w.kv_set(SECRET_KEY, stored)
+                self._key = stored.encode()
+            return self._key
+
+    def _signature(self, payload: str) -> str:
+        digest = hmac.new(self._signing_key(), payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def issue(self, user_id: int, now: float | None = None) -> str:
+        payload = f"{user_id}.{int(time.time() if now is None else now)}"
+        return f"{payload}.{self._signature(payload)}"
+
+    def user_of(self, value: str | None, now: float | None = None) -> int | None:
+        """The user a session value names, if it is well formed, signed with this database's key and not expired."""
+        if not value or len(value) > 200:
+            return None
+        user, _, rest = value.partition(".")
+        issued, _, signature = rest.partition(".")
+        if not (user.isascii() and user.isdigit() and issued.isascii() and issued.isdigit()):
+            return None
+        if not hmac.compare_digest(self._signature(f"{user}.{issued}").encode(), signature.encode("utf-8", "replace")):
+            return None
+        age = (time.time() if now is None else now) - int(issued)
+        return int(user) if -CLOCK_SKEW <= age < SESSION_SECONDS else None
