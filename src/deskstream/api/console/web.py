@@ -21,7 +21,7 @@ import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from deskstream.api.errors import render as render_error
@@ -57,6 +57,15 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
 
+def _cell(value: Any) -> str:
+    """A field's value in a table cell: nothing for a missing one, JSON for an object or a list."""
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
 def _iso(value: Any) -> str:
     return (iso(value) or "") if isinstance(value, int) and not isinstance(value, bool) else ""
 
@@ -67,7 +76,7 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters.update(iso=_iso, position=_position, json=_json)
+templates.filters.update(iso=_iso, position=_position, json=_json, cell=_cell)
 templates.globals.update(base=BASE)
 
 
