@@ -58,6 +58,8 @@ DOCS = ROOT / "docs"
 _DATA_FLAGS = {"-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "--json", "-F", "--form"}
 #: Swagger UI's own OAuth callback, served beside /docs: a browser's, not a client's.
 _NOT_AN_ENDPOINT = {"/docs/oauth2-redirect"}
+#: The console's pages, forms and assets (docs/console.md): a browser's, opened from a link, not a client's to curl.
+_BROWSER_PAGES = "/_deskstream/console"
 
 
 def _served(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -69,7 +71,8 @@ def _served(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
             yield from _served(inner.routes, prefix + getattr(context, "prefix", ""))
         elif isinstance(route, Mount):
             yield "GET", prefix + route.path
-        elif getattr(route, "methods", None) and prefix + route.path not in _NOT_AN_ENDPOINT:
+        elif getattr(route, "methods", None) and prefix + route.path not in _NOT_AN_ENDPOINT and not (
+                prefix + route.path).startswith(_BROWSER_PAGES):
             yield from (("GET" if method == "HEAD" else method, prefix + route.path) for method in route.methods)
 
 
