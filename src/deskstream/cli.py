@@ -144,7 +144,7 @@ def serve(**options: Any) -> None:
         )
     import uvicorn
 
-    if settings.workers > 1:
+    if settings.processes > 1:
         os.environ.update(settings.as_env())
         with observability.multiprocess_dir():  # before uvicorn spawns the workers, so their metrics share it
             uvicorn.run(
@@ -152,7 +152,7 @@ def serve(**options: Any) -> None:
                 factory=True,
                 host=settings.host,
                 port=settings.port,
-                workers=settings.workers,
+                workers=settings.processes,
                 log_level="warning",
                 **_proxy_headers(settings),
             )

@@ -8,6 +8,7 @@ that table against docs/quickstart.md.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,7 +36,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
-    workers: int = Field(default=1, ge=1, description="Number of server processes (they share the database).")
+    workers: int | None = Field(
+        default=None, ge=1,
+        description="Number of server processes (they share the database); by default one per core, or one for a "
+        "test double (--demo, --scenario, --clock sim or --faults), whose faults then act on every request in order.",
+    )
     demo: bool = Field(
         default=False, description="On an empty database, create the demo accounts and history before serving."
     )
@@ -100,6 +105,22 @@ class Settings(BaseSettings):
         if value and info.data.get("demo"):
             raise PydanticCustomError("scenario", "--demo and --scenario each make a history: give one of them")
         return value
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        """``auto`` (or nothing) leaves the choice to :attr:`processes`."""
+        return None if value is None or str(value).strip().lower() in ("", "auto", "off", "none") else value
+
+    @property
+    def processes(self) -> int:
+        """How many server processes to run: ``--workers``, or by default one per core — but one for a test double,
+        since a fault plan and its random stream live in one process (``PUT /_deskstream/faults`` reaches one)."""
+        if self.workers is not None:
+            return self.workers
+        if self.demo or self.scenario or self.clock == "sim" or self.faults:
+            return 1
+        return os.cpu_count() or 1
 
     @field_validator("rate_limit", mode="before")
     @classmethod
