@@ -18,6 +18,7 @@ from tests.console.browser import CONSOLE, chromium, missing, sign_in
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"no browser to drive: {missing()}")
 
 if missing() is None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.support.ui import WebDriverWait
@@ -58,8 +59,10 @@ def text_of(driver: WebDriver, selector: str) -> str:
 
 
 def wait_for(driver: WebDriver, selector: str, text: str) -> None:
-    WebDriverWait(driver, WAIT).until(lambda d: text in d.find_element(By.CSS_SELECTOR, selector).text,
-                                      f"{text!r} never appeared in {selector}")  # fmt: skip
+    """Until ``text`` is in the element (through the page loads and live refreshes that replace it)."""
+    waiting = WebDriverWait(driver, WAIT, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    waiting.until(lambda d: text in d.find_element(By.CSS_SELECTOR, selector).text,
+                  f"{text!r} never appeared in {selector}")  # fmt: skip
 
 
 def submit(driver: WebDriver, form: str, **fields: str) -> None:
@@ -76,7 +79,7 @@ def test_a_browser_signs_in_on_the_form_and_lands_on_the_journal(server: Process
         browser.get(server.base_url + CONSOLE + "/tickets")
         assert "/login" in browser.current_url
         sign_in(browser, server.base_url, password="wrong")
-        assert "Wrong email or password." in text_of(browser, "#error")
+        wait_for(browser, "main", "Wrong email or password.")
         sign_in(browser, server.base_url, page="/tickets")
         WebDriverWait(browser, WAIT).until(lambda d: d.current_url.endswith(CONSOLE + "/tickets"))
         assert "admin@example.com" in text_of(browser, "header .who")
