@@ -44,6 +44,10 @@ class Timeline:
         return max((bucket.peak for bucket in self.buckets), default=0)
 
     @property
+    def peak_tickets(self) -> int:
+        return max((bucket.peak_tickets for bucket in self.buckets), default=0)
+
+    @property
     def total(self) -> int:
         return sum(bucket.changes for bucket in self.buckets)
 

@@ -52,9 +52,11 @@ def _end(text: str | None) -> tuple[int | None, str | None]:
 def timeline_page(request: Request, _: ConsoleAdmin) -> Response:
     seconds = whole_number(request.query_params.get("window"), 600, 1, WINDOWS[-1][1])
     end, problem = _end(request.query_params.get("end"))
+    every_change = request.query_params.get("count") == "all"
     timeline = TimelineService(request.app.state.desk.store, request.app.state.desk.clock).window(seconds, end)
-    return page(request, "timeline.html", timeline=timeline, chart=timeline_chart(timeline), windows=WINDOWS,
-                seconds=seconds, end=request.query_params.get("end", ""), problem=problem, storm=STORM)  # fmt: skip
+    return page(request, "timeline.html", timeline=timeline, chart=timeline_chart(timeline, every_change),
+                windows=WINDOWS, seconds=seconds, end=request.query_params.get("end", ""), problem=problem,
+                storm=STORM, every_change=every_change)  # fmt: skip
 
 
 @router.get("/tickets")

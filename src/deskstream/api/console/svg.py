@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
@@ -47,10 +48,10 @@ def _svg(label: str, parts: Iterable[str]) -> Markup:
 def _axes(x: Scale, y: Scale, x_ticks: Sequence[tuple[float, str]], y_ticks: Sequence[tuple[float, str]]) -> list[str]:
     parts = [f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}"/>',
              f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}"/>']  # fmt: skip
-    for value, text in x_ticks:
-        px = _n(x(value))
-        parts.append(f'<text class="tick" x="{px}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(text)}'
-                     "</text>")  # fmt: skip
+    for n, (value, text) in enumerate(x_ticks):
+        anchor = "start" if n == 0 else "end" if n == len(x_ticks) - 1 else "middle"  # the ends stay inside
+        parts.append(f'<text class="tick" x="{_n(x(value))}" y="{HEIGHT - BOTTOM + 16}" text-anchor="{anchor}">'
+                     f"{escape(text)}</text>")  # fmt: skip
     for value, text in y_ticks:
         py = _n(y(value))
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{py}" x2="{WIDTH - RIGHT}" y2="{py}"/>')
@@ -58,18 +59,21 @@ def _axes(x: Scale, y: Scale, x_ticks: Sequence[tuple[float, str]], y_ticks: Seq
     return parts
 
 
-def _time_ticks(low: int, high: int, count: int = 5) -> list[tuple[float, str]]:
+def _time_ticks(low: float, high: float, count: int = 5) -> list[tuple[float, str]]:
     """``count`` evenly spaced times, labelled by as much of their ISO form as tells them apart."""
-    span = max(high - low, 1)
-    label = slice(11, 19) if span <= 86_400 else slice(0, 16) if span <= 7 * 86_400 else slice(0, 10)
-    ticks = [low + span * i / (count - 1) for i in range(count)]
-    return [(t, (iso(int(t)) or "")[label].replace("T", " ")) for t in ticks]
+    span = high - low
+    shown = ("%H:%M:%S.%f" if span < 10 else "%H:%M:%S" if span <= 86_400 else "%Y-%m-%d %H:%M"
+             if span <= 7 * 86_400 else "%Y-%m-%d")  # fmt: skip
+    ticks = [low + span * i / (count - 1) for i in range(count)] if span > 0 else [low]
+    labels = [datetime.fromtimestamp(t, UTC).strftime(shown) for t in ticks]
+    return [(t, label[:-3] if shown.endswith("%f") else label) for t, label in zip(ticks, labels, strict=True)]
 
 
-def timeline_chart(timeline: Timeline) -> Markup:
-    """Each bucket's busiest second as a bar (its ticket versions in front), the largest export page as a line
-    when a bar reaches it, and the horizon: what is right of it is not exported yet."""
-    top = max(timeline.peak, 1)
+def timeline_chart(timeline: Timeline, every_change: bool = False) -> Markup:
+    """Each bucket's busiest second as a bar of its ticket versions (``every_change``: of all its changes, the
+    ticket versions in front), the largest export page as a line when a bar reaches it, and the horizon: what is
+    right of it is not exported yet."""
+    top = max(timeline.peak if every_change else timeline.peak_tickets, 1)
     x = Scale(timeline.start, timeline.end, LEFT, WIDTH - RIGHT)
     y = Scale(0, top * 1.1, HEIGHT - BOTTOM, TOP)
     parts = _axes(x, y, _time_ticks(timeline.start, timeline.end), [(0, "0"), (top / 2, _n(top / 2)), (top, str(top))])
@@ -89,11 +93,11 @@ def timeline_chart(timeline: Timeline) -> Markup:
         title = (f"{span}: busiest second {bucket.peak} changes, {bucket.peak_tickets} ticket versions; "
                  f"{bucket.changes} changes in all")  # fmt: skip
         storm = " storm" if bucket.peak_tickets > STORM else ""
-        parts.append(f'<g class="bucket{storm}"><title>{escape(title)}</title>'
-                     f'<rect class="changes" x="{bx}" y="{_n(y(bucket.peak))}" width="{_n(bar)}" '
-                     f'height="{_n(y(0) - y(bucket.peak))}"/>'
-                     f'<rect class="tickets" x="{bx}" y="{_n(y(bucket.peak_tickets))}" width="{_n(bar)}" '
-                     f'height="{_n(y(0) - y(bucket.peak_tickets))}"/></g>')  # fmt: skip
+        bars = [("changes", bucket.peak)] if every_change else []
+        bars.append(("tickets", bucket.peak_tickets))
+        rects = "".join(f'<rect class="{kind}" x="{bx}" y="{_n(y(value))}" width="{_n(bar)}" '
+                        f'height="{_n(y(0) - y(value))}"/>' for kind, value in bars)  # fmt: skip
+        parts.append(f'<g class="bucket{storm}"><title>{escape(title)}</title>{rects}</g>')
     if top >= STORM:
         sy = _n(y(STORM))
         parts.append(f'<line class="pageline" x1="{LEFT}" y1="{sy}" x2="{WIDTH - RIGHT}" y2="{sy}"/>')
