@@ -7,12 +7,13 @@ The browser's own view (the live journal refreshing, the forms clicked) is tests
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import ADMIN, AGENT, AppServer, Server
-from tests.helpers import clock, create_ticket
+from tests.conftest import ADMIN, AGENT, AppServer, Server, start_app
+from tests.helpers import clock, create_ticket, seeded_database_url
 
 from deskstream import demo
 from deskstream.service.throttle import FAILURES_PER_ACCOUNT_AND_ADDRESS
@@ -130,13 +131,19 @@ def test_a_session_cookie_not_signed_by_the_server_is_no_session(sim: AppServer,
     assert client.get(CONSOLE).status_code == 303
 
 
-def test_a_session_holds_on_every_server_of_the_database(sim: AppServer, make_app: Callable[..., AppServer]) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_session_holds_on_every_server_of_the_database(tmp_path: Path, backend: str) -> None:
     """The signing key lives in the database, so another process (a worker, a second server) accepts the session."""
-    session = signed_in(sim).cookies["deskstream_console"]
-    other = make_app("--clock", "sim", db_url=sim.db_url)
-    client = browser(other)
-    client.cookies.set("deskstream_console", session, path=CONSOLE)
-    assert client.get(CONSOLE).status_code == 200
+    with seeded_database_url(backend, tmp_path, "console_sessions") as db_url:
+        first, second = start_app(tmp_path, db_url=db_url), start_app(tmp_path, db_url=db_url)
+        try:
+            session = signed_in(first).cookies["deskstream_console"]
+            client = browser(second)
+            client.cookies.set("deskstream_console", session, path=CONSOLE)
+            assert client.get(CONSOLE).status_code == 200
+        finally:
+            first.stop()
+            second.stop()
 
 
 # the CSRF guard -----------------------------------------------------------------------------------------------------

@@ -36,10 +36,11 @@ class ConsoleSessions:
         self._lock = threading.Lock()
 
     def _signing_key(self) -> bytes:
-        """The database's key, made by the first process that needs one (one write transaction: made once)."""
+        """The database's key, made by the first process that needs one: read and made in one write transaction
+        that holds the write lock (SQLite's, or PostgreSQL's stamp lock), so two processes never make two."""
         with self._lock:
             if self._key is None:
-                with self.store.writing(stamped=False) as w:
+                with self.store.writing() as w:
                     stored = w.kv_get(SECRET_KEY)
                     if stored is None:
                         stored = secrets.token_urlsafe(32)
