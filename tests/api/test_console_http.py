@@ -312,3 +312,18 @@ def test_bad_query_values_are_answered_never_a_500(sim: AppServer, path: str, pa
     answer = signed_in(sim).get(CONSOLE + path, params=params)
     assert answer.status_code == status, answer.text
     assert "<script>alert(1)</script>" not in answer.text
+
+
+@pytest.mark.parametrize(("path", "body", "content_type", "status"), [
+    ("/clock", b'{"advance": 60}', "application/json", 422),
+    ("/clock", b"&".join(b"f%d=1" % n for n in range(50)), "application/x-www-form-urlencoded", 400),
+    ("/clock", b"move=advance&advance=%FF%FE", "application/x-www-form-urlencoded", 422),
+    ("/faults", b"spec=%00%01", "application/x-www-form-urlencoded", 422),
+    ("/login", b"email=%00&password=%00", "application/x-www-form-urlencoded", 401),
+    ("/login", b"\xff\xfe", "application/x-www-form-urlencoded", 401),
+])  # fmt: skip
+def test_bad_form_bodies_are_answered_never_a_500(sim: AppServer, path: str, body: bytes, content_type: str,
+                                                  status: int) -> None:  # fmt: skip
+    answer = signed_in(sim).post(CONSOLE + path, content=body, headers={**SAME_SITE, "Content-Type": content_type})
+    assert answer.status_code == status, answer.text
+    assert sim.client().get("/_deskstream/faults").json()["faults"] == {}
