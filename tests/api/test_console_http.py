@@ -327,3 +327,10 @@ def test_bad_form_bodies_are_answered_never_a_500(sim: AppServer, path: str, bod
     answer = signed_in(sim).post(CONSOLE + path, content=body, headers={**SAME_SITE, "Content-Type": content_type})
     assert answer.status_code == status, answer.text
     assert sim.client().get("/_deskstream/faults").json()["faults"] == {}
+
+
+def test_with_the_journal_off_the_console_says_so(make_app: Callable[..., AppServer]) -> None:
+    client = signed_in(make_app("--journal-size", "0"))
+    for path in ("", "/clients"):
+        answer = client.get(CONSOLE + path)
+        assert answer.status_code == 200 and "The journal is off on this server" in answer.text
