@@ -326,3 +326,25 @@ def test_an_export_returns_while_the_journal_flusher_is_blocked(tmp_path: Path) 
         recorded = entries(server, "unblocked/1.0")
         assert [entry["path"] for entry in recorded] == ["/api/v2/users/me", TICKETS, TICKETS, TICKETS]
         server.stop()
+
+
+# several servers ---------------------------------------------------------------------------------------------------
+def test_two_servers_on_one_database_share_one_journal_and_its_anomalies(
+    sim: AppServer, make_app: Callable[..., AppServer],
+) -> None:
+    """A client whose pages alternate between two servers on one database (each with its own buffer and flusher, as
+    worker processes have): the journal read from either holds every request, and the repeat is found across them.
+    """
+    other = make_app("--clock", "sim", "--rate-limit", "off", db_url=sim.db_url)
+    start = {"start_time": 0, "per_page": 1}
+    here, there = as_client(sim, "roaming/1.0"), as_client(other, "roaming/1.0")
+    page = here.get(CURSOR, params=start).json()
+    there.get(CURSOR, params={"cursor": page["after_cursor"], "per_page": 1})
+    here.get(CURSOR, params=start)
+    deadline = time.monotonic() + 5
+    while len(recorded := entries(other, "roaming/1.0")) < 3:
+        assert time.monotonic() < deadline, f"the other server's entries never arrived: {recorded}"
+        time.sleep(0.05)
+    assert [entry["items"] for entry in recorded] == [1, 1, 1]
+    assert anomalies(other, recorded[0]["client"]) == [("repeated_page", recorded[2]["id"])]
+    assert entries(sim, "roaming/1.0") == recorded

@@ -91,8 +91,17 @@ def _progress(entry: dict[str, Any], seq: _Sequence) -> tuple[str, str] | None:
     return None
 
 
-def detect(entries: Iterable[dict[str, Any]], now_ms: int, idle_ms: int) -> list[dict[str, Any]]:
-    """Every anomaly of ``entries`` (oldest first, by arrival), oldest first."""
+@dataclass(frozen=True)
+class Scan:
+    """What a pass over the journal found: every anomaly but ``stopped_early``, and the sequences whose last page
+    served fell short of ``end_of_stream`` (whether they stopped depends on the time of the question)."""
+
+    found: list[dict[str, Any]]
+    open_ends: list[tuple[dict[str, Any], dict[str, Any]]]  # (last page served, last request)
+
+
+def scan(entries: Iterable[dict[str, Any]]) -> Scan:
+    """One pass over ``entries``, oldest first (by arrival)."""
     found: list[dict[str, Any]] = []
     sequences: dict[tuple[str, str], _Sequence] = {}
     retry_until: dict[str, tuple[int, int]] = {}  # client → (when its last Retry-After runs out, request id)
@@ -120,10 +129,16 @@ def detect(entries: Iterable[dict[str, Any]], now_ms: int, idle_ms: int) -> list
             seq.served = entry
             seq.served_points.add(here)
         seq.last = entry
-    for seq in sequences.values():
-        served, last = seq.served, seq.last
-        if served is None or last is None or served.get("end_of_stream") is not False:
-            continue
+    open_ends = [(seq.served, seq.last) for seq in sequences.values()
+                 if seq.served is not None and seq.last is not None and seq.served.get("end_of_stream") is False]
+    return Scan(found, open_ends)
+
+
+def detect(scanned: Scan, now_ms: int, idle_ms: int) -> list[dict[str, Any]]:
+    """Every anomaly of the scan at ``now_ms``, oldest first: a client short of ``end_of_stream`` has stopped once
+    its last request is ``idle_ms`` old."""
+    found = list(scanned.found)
+    for served, last in scanned.open_ends:
         idle = now_ms - last["at_unix_ms"]
         if idle >= idle_ms:
             found.append(_anomaly("stopped_early", served, f"the last page served had end_of_stream false and the "

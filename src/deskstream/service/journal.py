@@ -15,6 +15,7 @@ hold whichever process served each request.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -149,7 +150,7 @@ def entry_of(record: Record) -> dict[str, Any]:
         "stream": stream, "items": record.items,
         "position": position_of(query) if stream else None,
         "next_position": _next_position(record.next_position), "end_of_stream": record.end_of_stream,
-        "rate_limit": record.rate_limit, "fault": record.fault,
+        "rate_limit": record.rate_limit, "fault": record.fault, "pid": os.getpid(),
     }
 
 
@@ -176,6 +177,8 @@ class Journal:
         self._flushing = threading.Lock()  # one flush at a time, in order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: The last scan for anomalies and the journal's bounds it was made at: read again only once they move.
+        self._scanned: tuple[tuple[int | None, int | None], anomalies.Scan] | None = None
 
     @property
     def on(self) -> bool:
@@ -218,12 +221,13 @@ class Journal:
             self._flushing.release()
 
     def close(self) -> None:
-        """Stop the flusher and write what is left (the server is stopping)."""
+        """Stop the flusher and write what is left (the server is stopping); a flush stuck on a locked database
+        holds the stop up for :data:`READ_WAIT_SECONDS` at most."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:
-            thread.join()
-        self.flush()
+            thread.join(READ_WAIT_SECONDS)
+        self.flush(READ_WAIT_SECONDS)
 
     # reads ---------------------------------------------------------------------------------------------------------
     def _read(self, wanted: JournalFilter, limit: int | None) -> list[dict[str, Any]]:
@@ -231,17 +235,22 @@ class Journal:
         return _loaded(self.table.read(wanted, limit))
 
     def _chronological(self, client: str | None = None) -> list[dict[str, Any]]:
-        entries = self._read(JournalFilter(client=client), None)
-        entries.sort(key=lambda entry: (entry["at_unix_ms"], entry["id"]))
-        return entries
+        return self._read(JournalFilter(client=client), None)[::-1]
 
-    def _detect(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return anomalies.detect(entries, int(time.time() * 1000), int(self.stopped_after * 1000))
+    def _detect(self) -> list[dict[str, Any]]:
+        """Every anomaly of the journal, oldest first."""
+        self.flush(READ_WAIT_SECONDS)
+        bounds = self.table.bounds()
+        scanned = self._scanned
+        if scanned is None or scanned[0] != bounds:
+            scanned = bounds, anomalies.scan(self._chronological())
+            self._scanned = scanned
+        return anomalies.detect(scanned[1], int(time.time() * 1000), int(self.stopped_after * 1000))
 
     def entries(self, *, client: str | None = None, path: str | None = None, status: int | None = None,
                 since: int | None = None, until: int | None = None,
                 limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
-        """JSON-ready entries, newest first, each with its anomaly kinds; ``before`` is an entry id (pagination);
+        """JSON-ready entries, the latest arrival first, each with its anomaly kinds; ``before`` is an entry id (pagination);
         ``since``/``until`` are unix seconds, inclusive."""
         wanted = JournalFilter(client, path, status, None if since is None else since * 1000,
                                None if until is None else until * 1000 + 999, before)
@@ -249,19 +258,19 @@ class Journal:
         if not page:
             return page
         kinds: dict[int, list[str]] = {}
-        for found in self._detect(self._chronological()):
+        for found in self._detect():
             kinds.setdefault(found["request_id"], []).append(found["kind"])
         return [{**entry, "anomalies": kinds.get(entry["id"], [])} for entry in page]
 
     def anomalies(self, *, client: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """``{"id", "kind", "client", "stream", "at", "request_id", "detail"}``, newest first."""
-        found = self._detect(self._chronological(client))
+        found = [anomaly for anomaly in self._detect() if client is None or anomaly["client"] == client]
         return found[::-1][:limit]
 
     def clients(self) -> list[dict[str, Any]]:
         """One per client, the most recently seen first: its requests, where it is in each export, its anomalies."""
         entries = self._chronological()
-        found = self._detect(entries)
+        found = self._detect()
         clients: dict[str, dict[str, Any]] = {}
         for entry in entries:
             client = clients.setdefault(entry["client"], {

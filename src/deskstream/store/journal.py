@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
 from deskstream.store import schema
 from deskstream.store.engine import Store
@@ -67,8 +67,11 @@ class JournalTable:
             _cut(conn, keep)
 
     def read(self, wanted: JournalFilter, limit: int | None) -> list[tuple[int, bytes]]:
-        """(id, JSON) of the entries ``wanted``, newest first, at most ``limit`` (``None``: all)."""
-        query = select(_J.c.id, _J.c.json).order_by(_J.c.id.desc())
+        """(id, JSON) of the entries ``wanted``, the latest arrival first, at most ``limit`` (``None``: all).
+
+        Arrival, not id: a process writes its entries up to a flush interval after another may have written later
+        ones. ``before`` is an entry: the entries that arrived before it (in this same order) follow it."""
+        query = select(_J.c.id, _J.c.json).order_by(_J.c.at_ms.desc(), _J.c.id.desc())
         if wanted.client is not None:
             query = query.where(_J.c.client == wanted.client)
         if wanted.path_prefix:
@@ -80,8 +83,16 @@ class JournalTable:
         if wanted.until_ms is not None:
             query = query.where(_J.c.at_ms <= wanted.until_ms)
         if wanted.before is not None:
-            query = query.where(_J.c.id < wanted.before)
+            at = select(_J.c.at_ms).where(_J.c.id == wanted.before).scalar_subquery()
+            query = query.where(or_(_J.c.at_ms < at, and_(_J.c.at_ms == at, _J.c.id < wanted.before)))
         if limit is not None:
             query = query.limit(limit)
         with self.store.read() as conn:
             return [(row.id, row.json) for row in conn.execute(query)]
+
+    def bounds(self) -> tuple[int | None, int | None]:
+        """The oldest and newest entry ids. Entries are written one batch at a time (the write lock, or the
+        journal's advisory lock) and cut from the oldest, so these two name the whole set of entries."""
+        with self.store.read() as conn:
+            row = conn.execute(select(func.min(_J.c.id), func.max(_J.c.id))).one()
+        return row[0], row[1]
