@@ -250,8 +250,8 @@ class Journal:
     def entries(self, *, client: str | None = None, path: str | None = None, status: int | None = None,
                 since: int | None = None, until: int | None = None,
                 limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
-        """JSON-ready entries, the latest arrival first, each with its anomaly kinds; ``before`` is an entry id (pagination);
-        ``since``/``until`` are unix seconds, inclusive."""
+        """JSON-ready entries, the latest arrival first, each with its anomaly kinds; ``before`` is an entry id
+        (pagination); ``since``/``until`` are unix seconds, inclusive."""
         wanted = JournalFilter(client, path, status, None if since is None else since * 1000,
                                None if until is None else until * 1000 + 999, before)
         page = self._read(wanted, limit)
