@@ -7,6 +7,7 @@ other's requests.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -348,3 +349,25 @@ def test_two_servers_on_one_database_share_one_journal_and_its_anomalies(
     assert [entry["items"] for entry in recorded] == [1, 1, 1]
     assert anomalies(other, recorded[0]["client"]) == [("repeated_page", recorded[2]["id"])]
     assert entries(sim, "roaming/1.0") == recorded
+
+
+def test_on_sqlite_a_read_returns_while_the_flusher_waits_for_the_write_lock(
+    make_app: Callable[..., AppServer],
+) -> None:
+    """SQLite: the test holds the database's write lock, so the flusher waits on it (an export page takes that lock
+    too, so a read stands for the request path here); the read answers at once, and its entry is written after."""
+    server = make_app("--rate-limit", "off")
+    client = as_client(server, "sqlite-unblocked/1.0")
+    server.client().get("/api/v2/users/me")  # opens the connection first (opening one waits for the write lock)
+    holder = sqlite3.connect(server.db_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        assert statuses_within(5, client, *[("/api/v2/users/me", {})] * 3) == [200] * 3
+        time.sleep(0.5)  # two flush intervals: the flusher is waiting on the lock
+        mine = schema.request_journal.c.client.startswith("sqlite-unblocked")
+        with server.read() as conn:
+            assert conn.execute(select(func.count()).select_from(schema.request_journal).where(mine)).scalar_one() == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(entries(server, "sqlite-unblocked/1.0")) == 3

@@ -2,9 +2,9 @@
 
 Entries arrive in batches from each server process's flusher (service/journal.py). A batch is inserted and the
 ring is cut back to its newest ``keep`` entries in the same transaction, so the table never holds more than ``keep``
-entries plus the batches other processes are writing at that instant. On PostgreSQL the batch takes an advisory lock
-of its own (not the stamp lock: a journal write stamps nothing an export serves), so two processes' cuts never
-interleave; on SQLite the write transaction already holds the database's write lock.
+entries. Batches are written one at a time: on PostgreSQL each takes an advisory lock of its own (not the stamp lock:
+a journal write stamps nothing an export serves), so ids are taken and committed in one order and two processes'
+cuts never interleave; on SQLite the write transaction already holds the database's write lock.
 """
 
 from __future__ import annotations
@@ -46,10 +46,13 @@ class JournalFilter:
 
 
 def _cut(conn: Connection, keep: int) -> None:
-    """Delete every entry older than the newest ``keep``."""
-    oldest_kept = conn.execute(select(_J.c.id).order_by(_J.c.id.desc()).offset(keep - 1).limit(1)).scalar()
-    if oldest_kept is not None:
-        conn.execute(delete(_J).where(_J.c.id < oldest_kept))
+    """Delete every entry older than the newest ``keep`` ids: two index lookups whatever the ring's size (counting
+    ``keep`` rows back would read the whole ring on every flush). Ids come one batch at a time, in order, so the
+    newest ``keep`` ids are the newest ``keep`` entries; a PostgreSQL insert that failed leaves a gap of unused ids,
+    and the ring holds that many fewer until they pass."""
+    newest = conn.execute(select(func.max(_J.c.id))).scalar()
+    if newest is not None and newest > keep:
+        conn.execute(delete(_J).where(_J.c.id <= newest - keep))
 
 
 class JournalTable:
