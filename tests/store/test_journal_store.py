@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -23,16 +22,25 @@ from deskstream.store import Store, schema
 from deskstream.store.journal import JournalFilter, JournalRow, JournalTable
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One database of each kind for the module (creating a PostgreSQL database takes a second)."""
     if request.param == "sqlite":
-        sqlite = Store(f"sqlite:///{tmp_path / 'journal.db'}")
+        sqlite = Store(f"sqlite:///{tmp_path_factory.mktemp('journal') / 'journal.db'}")
         sqlite.migrate()
         yield sqlite
         sqlite.dispose()
         return
     with pg_database("journal_store") as postgres:
         yield postgres
+
+
+@pytest.fixture
+def store(database: Store) -> Store:
+    """The module's database with an empty journal."""
+    with database.write(stamped=False) as conn:
+        conn.execute(schema.request_journal.delete())
+    return database
 
 
 def row(n: int, client: str = "c", path: str = "/api/v2/tickets", status: int = 200) -> JournalRow:
@@ -138,11 +146,13 @@ def test_a_batch_the_database_refuses_is_dropped_and_counted_without_raising(sto
     try:
         with store.write(stamped=False) as conn:
             conn.execute(text("ALTER TABLE request_journal RENAME TO request_journal_away"))
-        journal.record(record(0))
-        journal.flush()  # the insert fails: dropped, not raised
+        try:
+            journal.record(record(0))
+            journal.flush()  # the insert fails: dropped, not raised
+        finally:
+            with store.write(stamped=False) as conn:
+                conn.execute(text("ALTER TABLE request_journal_away RENAME TO request_journal"))
         assert dropped() == before + 1
-        with store.write(stamped=False) as conn:
-            conn.execute(text("ALTER TABLE request_journal_away RENAME TO request_journal"))
         journal.record(record(1))
         assert [entry["path"] for entry in journal.entries()] == ["/p/1"]
     finally:
