@@ -278,6 +278,20 @@ def test_a_request_before_retry_after_ran_out_is_flagged_early_retry(make_app: C
     assert "early_retry" in recorded[-1]["anomalies"]
 
 
+def test_a_client_that_waits_out_retry_after_is_not_flagged(sim: AppServer) -> None:
+    admin, client = sim.client(), as_client(sim, "patient/1.0")
+    admin.put("/_deskstream/faults", json={"http429_every": 1, "retry_after": 1, "tie_overflow": "stall"})
+    try:
+        refused = client.get(CURSOR, params={"start_time": 0, "per_page": 1})
+    finally:
+        admin.put("/_deskstream/faults", json={"tie_overflow": "stall"})
+    assert refused.status_code == 429
+    time.sleep(float(refused.headers["retry-after"]))
+    assert client.get(CURSOR, params={"start_time": 0, "per_page": 1}).status_code == 200
+    (first, _) = entries(sim, "patient/1.0")
+    assert anomalies(sim, first["client"]) == []
+
+
 def test_clients_show_where_each_client_stands_in_each_export(sim: AppServer) -> None:
     client = as_client(sim, "standing/1.0")
     client.get(CURSOR, params={"start_time": 0, "per_page": 1})
