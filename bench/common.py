@@ -53,12 +53,13 @@ def seed_accounts(db: str) -> None:
 
 
 @contextmanager
-def serve(db: str, *extra: str) -> Iterator[str]:
-    """A ``deskstream serve`` process (rate limit off) over the database ``db``; yields its base URL once it answers.
+def serve(db: str, *extra: str, port: int | None = None) -> Iterator[str]:
+    """A ``deskstream serve`` process (rate limit off) over the database ``db``, on ``port`` (default: a free one);
+    yields its base URL once it answers.
 
     The environment's ``DESKSTREAM_*`` settings are dropped so a developer's shell cannot change what is measured.
     """
-    port = free_port()
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
     command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off",
                *extra]

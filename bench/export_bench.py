@@ -1,9 +1,13 @@
 """Ticket export throughput and page latency, over HTTP and against the in-process limit measured in the same run.
 
 - ``export_{time,cursor}_inprocess``: tickets/s following the whole export page by page in process (the same range
-  scan, framing and URL-base replacement the server does, no HTTP): the limit the HTTP figures are set against.
+  scan and framing the server does, no HTTP): the limit the HTTP figures are set against.
 - ``export_{time,cursor}_http``: tickets/s following ``next_page`` / ``after_url`` (pages of 1000) from a
-  ``deskstream serve`` process (uvicorn) with an httpx client that reads only what it needs to follow a page.
+  ``deskstream serve --public-url`` process (uvicorn) whose database was created with that URL, so its pages go out
+  as stored, with an httpx client that reads only what it needs to follow a page.
+- ``export_{time,cursor}_http_rewritten``: the same walk by a client that names the server by another host
+  (``Host: localhost:PORT``), so every page's URLs are rewritten for it, as every page's were before
+  ``--public-url``; its limit is the in-process walk with that rewrite (``export_{kind}_inprocess_rewritten``).
 - ``export_page_{p50,p99}_ms_{small,large}``: latency of one time-based HTTP page of 1000 at random start times,
   at the small and the large table size; the large figure's ``limit`` is the small one, so ``ratio`` shows whether
   page cost grows with the table (it must not).
@@ -17,21 +21,21 @@ object) spread over 30 days, with a few same-second storms.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 from sqlalchemy import insert
 
 from deskstream import demo
-from deskstream.base_url import URL_BASE
 from deskstream.clock import FixedClock
 from deskstream.domain.tickets import blank_ticket
 from deskstream.domain.timefmt import iso
@@ -42,10 +46,10 @@ from deskstream.export.streams import STREAMS, Selection
 from deskstream.service import Desk
 from deskstream.store import Store, schema
 from deskstream.store.records import TicketVersion
-from deskstream.store.writer import ticket_row
+from deskstream.store.writer import Dumps, ticket_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, percentile, print_table, result, serve  # noqa: E402  (bench/ is a folder of scripts)
+from common import Result, free_port, percentile, print_table, result, serve  # noqa: E402  (bench/ is a folder of scripts)
 
 END = 1_700_000_000  # the newest generated_timestamp: far behind the horizon
 PER_PAGE = 1000
@@ -75,7 +79,7 @@ def ticket_json(ticket_id: int, ts: int, rng: random.Random) -> dict[str, Any]:
     return t
 
 
-def fill(store: Store, n: int, seed: int = 1) -> None:
+def fill(store: Store, n: int, seed: int = 1, dumps: Dumps = orjson.dumps) -> None:
     """``n`` tickets over 30 days before END, with a same-second storm (up to 1,500) every 20,000 tickets."""
     rng = random.Random(seed)
     times = sorted(END - rng.randrange(30 * 86_400) for _ in range(n))
@@ -84,15 +88,17 @@ def fill(store: Store, n: int, seed: int = 1) -> None:
         times[i : i + storm] = [times[i]] * len(times[i : i + storm])
     with store.write() as conn:
         for start in range(0, n, 5000):
-            rows = [ticket_row(TicketVersion(ticket_json(i + 1, times[i], rng), 1, times[i] - 3600, times[i], None))
+            rows = [ticket_row(TicketVersion(ticket_json(i + 1, times[i], rng), 1, times[i] - 3600, times[i], None),
+                               dumps)
                     for i in range(start, min(n, start + 5000))]
             conn.execute(insert(schema.tickets), rows)
     demo.create_accounts(Desk(store, FixedClock(END)))
 
 
-def in_process(store: Store, kind: str, base: str) -> float:
-    """Tickets/s following the whole export in process: range scan, framing, URL base, as the server builds pages."""
-    placeholder, host = URL_BASE.encode(), base.encode()
+def in_process(store: Store, kind: str, base: str, rewrite_to: str | None = None) -> float:
+    """Tickets/s following the whole export in process: range scan and framing as the server builds pages, and,
+    with ``rewrite_to``, the rewrite of the stored base ``base`` that a request by another host costs."""
+    needle, host = b'"url":"' + base.encode(), b'"url":"' + (rewrite_to or base).encode()
     served, start, position = 0, 0, Position(0, 0)
     started = time.perf_counter()
     with store.scanning() as scans:
@@ -101,7 +107,8 @@ def in_process(store: Store, kind: str, base: str) -> float:
                           else cursor_page(scans, TICKETS, position, END, PER_PAGE))
             body = frame("tickets", page.items, {"count": page.count, "end_time": start, "next_page": base,
                                                  "end_of_stream": page.end_of_stream})
-            body.replace(placeholder, host)
+            if rewrite_to:
+                body.replace(needle, host)
             served += page.count
             if page.end_of_stream or page.last is None:
                 break
@@ -167,12 +174,17 @@ def run(quick: bool, postgres: str | None = None, smoke: bool = False) -> dict[s
     with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
         for label, n in (("small", small), ("large", large)):
             with database(tmp, n, postgres) as db:
-                store = Store(db)
+                port = free_port()
+                base = f"http://127.0.0.1:{port}"
+                store = Store(db, public_url=base)
                 store.migrate()
-                fill(store, n)
-                with serve(db) as base, httpx.Client(
+                fill(store, n, dumps=store.url_bases.dumps)
+                with serve(db, "--public-url", base, port=port), httpx.Client(
                     base_url=base, headers={"Authorization": f"Bearer {demo.ADMIN_TOKEN}"}, timeout=60
-                ) as client:
+                ) as client, httpx.Client(
+                    base_url=base, timeout=60,
+                    headers={"Authorization": f"Bearer {demo.ADMIN_TOKEN}", "Host": f"localhost:{port}"},
+                ) as elsewhere:
                     client.get("/api/v2/users/me")  # the first request verifies the token (argon2): not a page's cost
                     latencies = page_latency(client, samples, rng)
                     for stat in ("p50", "p99"):
@@ -181,12 +193,14 @@ def run(quick: bool, postgres: str | None = None, smoke: bool = False) -> dict[s
                         unit = f"ms/page of 1000 @{n // 1000}k"
                         results[f"export_page_{stat}_ms_{label}"] = result(value, unit, limit)
                     if label == "large":
+                        other = f"http://localhost:{port}"
                         for kind in ("time", "cursor"):
-                            limit = max(in_process(store, kind, base) for _ in range(2))
-                            rate, _ = over_http(client, kind)
                             unit = f"tickets/s @{n // 1000}k"
-                            results[f"export_{kind}_inprocess"] = result(limit, unit)
-                            results[f"export_{kind}_http"] = result(rate, unit, limit)
+                            for suffix, rewrite_to, http in (("", None, client), ("_rewritten", other, elsewhere)):
+                                limit = max(in_process(store, kind, base, rewrite_to) for _ in range(2))
+                                rate = max(over_http(http, kind)[0] for _ in range(2))
+                                results[f"export_{kind}_inprocess{suffix}"] = result(limit, unit)
+                                results[f"export_{kind}_http{suffix}"] = result(rate, unit, limit)
                 store.dispose()
     return results
 

@@ -3,7 +3,8 @@
 - ``generator_events_per_s``: audits + child events + comments + metric events written per second by
   ``deskstream.generate`` on SQLite (target ≥ 100,000).
 - ``ticket_events_http[_with_comments]``: items/s following ``/incremental/ticket_events`` pages of 1000 over HTTP
-  (uvicorn, httpx), beside the in-process limit measured in the same run (the same pages built by
+  (uvicorn, httpx; the server has `--public-url` and its database was created with it, so its pages go out as
+  stored), beside the in-process limit measured in the same run (the same pages built by
   ``export.pages.time_page`` + ``export.framing.frame`` with no HTTP); target ratio ≥ 0.8.
 - ``tickets_page_p50/p99_<size>``: latency of one time-based page of 1000 tickets at random start times, at 10k,
   100k and 1M tickets (full mode; quick mode at the generated size only). Past the generated tickets the table is
@@ -27,7 +28,6 @@ import orjson
 from sqlalchemy import text
 
 from deskstream import demo
-from deskstream.base_url import URL_BASE
 from deskstream.export.framing import frame
 from deskstream.export.pages import time_page
 from deskstream.export.streams import STREAMS, Selection
@@ -35,8 +35,15 @@ from deskstream.generate import generate
 from deskstream.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, mode_of_arguments, percentile, result  # noqa: E402  (bench/ is a folder of scripts, not a package)
-from update_latency import server  # noqa: E402
+from common import (  # noqa: E402  (bench/ is a folder of scripts, not a package)
+    Result,
+    free_port,
+    mode_of_arguments,
+    percentile,
+    result,
+    seed_accounts,
+    serve,
+)
 
 #: mode → (tickets, days, latency samples per size, table sizes for page latency)
 MODES: dict[str, tuple[int, int, int, tuple[int, ...]]] = {
@@ -49,18 +56,17 @@ END = int(time.time()) - 3600
 PER_PAGE = 1000
 
 
-def in_process_rate(store: Store, with_comments: bool, base: str) -> float:
-    """Items/s of the ticket_events stream built page by page in process: range scan, framing, URL base."""
+def in_process_rate(store: Store, with_comments: bool) -> float:
+    """Items/s of the ticket_events stream built page by page in process: range scan and framing (the server's
+    pages go out as stored: its database was created with its ``--public-url``)."""
     selection = Selection(STREAMS["ticket_events"], with_comments=with_comments)
     started, items, start = time.perf_counter(), 0, 0
-    placeholder, host = URL_BASE.encode(), base.encode()
     while True:
         with store.scanning() as scans:
             page = time_page(scans, selection, start, int(time.time()) - 60, PER_PAGE)
         end_time = page.last.time if page.last else start
-        body = frame("ticket_events", page.items, {"count": page.count, "end_time": end_time,
-                                                   "next_page": "", "end_of_stream": page.end_of_stream})
-        body.replace(placeholder, host)
+        frame("ticket_events", page.items, {"count": page.count, "end_time": end_time, "next_page": "",
+                                            "end_of_stream": page.end_of_stream})
         items += page.count
         if page.end_of_stream:
             return items / (time.perf_counter() - started)
@@ -140,17 +146,20 @@ def run(mode: str = "quick") -> dict[str, Result]:
     tickets, days, samples, sizes = MODES[mode]
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="deskstream-history-") as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'http.db'}")  # update_latency.server() serves this file
+        db, port = f"sqlite:///{Path(tmp) / 'http.db'}", free_port()
+        base = f"http://127.0.0.1:{port}"
+        store = Store(db, public_url=base)  # created with the server's public URL: its pages go out as stored
         store.migrate()
         summary = generate(store, tickets, days, seed=1, end=END)
         results["generator_events_per_s"] = result(summary.events_per_second, "events/s")
         results["generator_tickets_per_s"] = result(summary.counts["tickets"] / summary.seconds, "tickets/s")
-        with server(Path(tmp)) as base, httpx.Client(
+        seed_accounts(db)
+        with serve(db, "--public-url", base, port=port), httpx.Client(
             base_url=base, auth=(demo.ADMIN_EMAIL, demo.PASSWORD), timeout=120
         ) as client:
             client.get("/api/v2/users/me")  # the first request verifies the password (argon2): not a page's cost
             for with_comments, name in ((False, "ticket_events"), (True, "ticket_events_with_comments")):
-                limit = max(in_process_rate(store, with_comments, base) for _ in range(2))  # best of two walks
+                limit = max(in_process_rate(store, with_comments) for _ in range(2))  # best of two walks
                 rate = max(http_rate(client, with_comments) for _ in range(2))
                 results[f"{name}_http"] = result(rate, "items/s", limit)
             rng, first_p99 = random.Random(1), None

@@ -120,7 +120,7 @@ def serve(**options: Any) -> None:
     from deskstream.store.engine import masked
 
     settings = Settings(**options)
-    store = Store(settings.db)
+    store = Store(settings.db, settings.synchronous, settings.public_url or None)
     store.migrate()
     if settings.demo and not demo.is_seeded(store):
         started = time.monotonic()

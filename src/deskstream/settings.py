@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
         default=None, ge=1,
         description="Number of server processes (they share the database); by default one per core, or one for a "
         "test double (--demo, --scenario, --clock sim or --faults), whose faults then act on every request in order.",
+    )
+    public_url: str = Field(
+        default="",
+        description="The base URL clients address this server by (https://help.example.com): a database created "
+        "with it stores its items' url fields with it, so export pages go out as stored; a request by another "
+        "host name still gets its own.",
     )
     demo: bool = Field(
         default=False, description="On an empty database, create the demo accounts and history before serving."
@@ -110,6 +117,22 @@ class Settings(BaseSettings):
     @classmethod
     def _workers(cls, value: object) -> object:
         """``auto`` (or nothing) leaves the choice to :attr:`processes`."""
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        """``scheme://host[:port]`` and nothing else: it replaces exactly what a request's scheme and Host give."""
+        if not value:
+            return value
+        parts = urlsplit(value.strip().rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+            raise PydanticCustomError("public_url", "expected http:// or https:// and a host, with no path, such as "
+                                      "https://help.example.com or http://127.0.0.1:8000")
+        try:
+            parts.port  # noqa: B018  (a port out of range raises)
+        except ValueError as error:
+            raise PydanticCustomError("public_url", str(error)) from None
+        return f"{parts.scheme}://{parts.netloc}"
+
         return None if value is None or str(value).strip().lower() in ("", "auto", "off", "none") else value
 
     @property

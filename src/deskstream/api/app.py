@@ -40,7 +40,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the server: opens (and migrates) the database, so several processes can each call this."""
     settings = settings or Settings()
-    store = Store(settings.db, settings.synchronous)
+    store = Store(settings.db, settings.synchronous, settings.public_url or None)
     store.migrate()
     clock = make_clock(settings.clock, store)
     app = FastAPI(

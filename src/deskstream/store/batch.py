@@ -83,7 +83,7 @@ class BatchWriter(Writer):
         self._flushes = 0
         #: What was written: tickets, versions, audits, child_events, comments, metric_events, system_updates.
         self.counts: Counter[str] = Counter()
-        super().__init__(self._begin())
+        super().__init__(self._begin(), dumps=store.dumps(self.conn))
         # Deadlines of SLA states written before this run join this run's, so the due heap sees them all.
         s = schema.sla_states
         for ticket_id, deadline in self.conn.execute(select(s.c.ticket_id, s.c.next_deadline)):
@@ -228,7 +228,7 @@ class BatchWriter(Writer):
         return super().load_ticket(ticket_id)
 
     def save_ticket(self, version: TicketVersion) -> None:
-        row = ticket_row(version)
+        row = ticket_row(version, self.dumps)
         ticket_id = version.item["id"]
         self._tickets[ticket_id] = StoredTicket(
             version.item, version.version, version.created_at, version.updated_at, version.deleted_at
@@ -243,7 +243,7 @@ class BatchWriter(Writer):
         self._log_version(version)
 
     def add_audit(self, audit: AuditRecord) -> None:
-        event, comment = audit_rows(audit)
+        event, comment = audit_rows(audit, self.dumps)
         self._buffer("ticket_events", event)
         self._log_audit(audit)
         self.counts["audits"] += 1
@@ -253,7 +253,7 @@ class BatchWriter(Writer):
             self.counts["comments"] += 1
 
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
-        rows = metric_event_rows(events)
+        rows = metric_event_rows(events, self.dumps)
         self._log_metric_events(rows)
         for row in rows:
             self._buffer("ticket_metric_events", row)
@@ -279,7 +279,7 @@ class BatchWriter(Writer):
     def insert_record(self, table: str, values: dict[str, Any], record: dict[str, Any]) -> None:
         if table == "sla_policies":
             self._policies = None
-        body = dumps(record)
+        body = self.dumps(record)
         self._buffer(table, {**values, "json": body})
         self._log_record(table, record["id"], values, body)
         self._records[(table, record["id"])] = StoredRecord(record, values.get("deleted_at"))
@@ -326,5 +326,5 @@ class BatchWriter(Writer):
         if row is None:
             super().mark_breach_deleted(event_id)
             return
-        row["json"] = dumps({**orjson.loads(row["json"]), "deleted": True})
+        row["json"] = self.dumps({**orjson.loads(row["json"]), "deleted": True})
         self._log_metric_events([row])

@@ -36,7 +36,8 @@ from deskstream.store import changes, migrations
 from deskstream.store.changes import ChangeLog
 from deskstream.store.errors import DuplicateRecord, StoreError, StoreUnavailable
 from deskstream.store.scans import Scans
-from deskstream.store.writer import Writer
+from deskstream.store.url_bases import UrlBases
+from deskstream.store.writer import Dumps, Writer
 
 _WRITE = "deskstream_write"
 
@@ -133,7 +134,9 @@ class Store:
     """The database behind one small interface: read and write transactions, each as a :class:`Writer` (the
     store's records in and out) or, inside ``store/`` and ``export/``'s scans, as a connection."""
 
-    def __init__(self, url: str, synchronous: str = "normal") -> None:
+    def __init__(self, url: str, synchronous: str = "normal", public_url: str | None = None) -> None:
+        #: The base URL the stored items name, and how this process stores a record (``serve --public-url``).
+        self.url_bases = UrlBases(public_url)
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
         self.url = _normalize_url(url)
@@ -154,7 +157,9 @@ class Store:
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call from several processes at once."""
         with self.write() as conn:
-            return migrations.migrate(conn)
+            applied = migrations.migrate(conn)
+            self.url_bases.load(conn, fresh=migrations.MIGRATIONS[0].version in applied)
+        return applied
 
     @contextmanager
     def write(self, stamped: bool = True) -> Iterator[Connection]:
@@ -178,9 +183,16 @@ class Store:
         """A write transaction as a :class:`Writer` (which locks the tickets it loads); ``stamped=False`` for a
         write that stamps nothing an export serves (a rate-limit counter)."""
         with self.write(stamped) as conn:
-            writer = Writer(conn, locking=True)
+            writer = Writer(conn, locking=True, dumps=self.dumps(conn))
             yield writer
             writer.log_changes()
+
+    def dumps(self, conn: Connection) -> Dumps:
+        """How a write transaction stores a record: the first one of the process (unless :meth:`migrate` ran)
+        learns the database's URL bases, so no item is written naming a base the database does not list."""
+        if not self.url_bases.loaded:
+            self.url_bases.load(conn)
+        return self.url_bases.dumps
 
     @contextmanager
     def reading(self) -> Iterator[Writer]:

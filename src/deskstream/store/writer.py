@@ -8,18 +8,32 @@ generator hands it a subclass that buffers the append-only inserts and flushes t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from deskstream.base_url import URL_BASE
 from deskstream.store import schema
 from deskstream.store.accounts import Accounts
 from deskstream.store.errors import DuplicateRecord
 from deskstream.store.records import AuditRecord, StoredRecord, StoredTicket, TicketVersion
 
+#: Serializes one record as it is stored (see :func:`serializer`).
+Dumps = Callable[[Any], bytes]
 dumps = orjson.dumps
+
+
+def serializer(url_base: str) -> Dumps:
+    """How records are stored on a database whose items name ``url_base`` (``serve --public-url``): the domain
+    writes the :data:`~deskstream.base_url.URL_BASE` placeholder where a URL names the server, and it is replaced
+    here, once per write, so that a request addressed to that base is served the stored bytes as they are."""
+    if url_base == URL_BASE:
+        return dumps
+    placeholder, base = URL_BASE.encode(), url_base.encode()
+    return lambda record: dumps(record).replace(placeholder, base)
 
 # The hot path's statements, built once: SQLAlchemy then finds each compiled form by a cache key computed once per
 # statement object, instead of rebuilding and re-keying a statement on every call (a third of an update's time).
@@ -85,7 +99,7 @@ def allocate_ids(conn: Connection, name: str, count: int = 1) -> int:
     return int(row[0]) - count + 1
 
 
-def ticket_row(version: TicketVersion) -> dict[str, Any]:
+def ticket_row(version: TicketVersion, dumps: Dumps) -> dict[str, Any]:
     """The ``tickets`` row of a ticket's current version."""
     ticket = version.item
     return {
@@ -116,7 +130,7 @@ def version_row(version: TicketVersion, body: bytes) -> dict[str, Any]:
     }
 
 
-def audit_rows(audit: AuditRecord) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def audit_rows(audit: AuditRecord, dumps: Dumps) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The ``ticket_events`` row (three stored forms) and the ``comments`` row, if the audit has a comment."""
     event = {
         "id": audit.id,
@@ -140,7 +154,7 @@ def audit_rows(audit: AuditRecord) -> tuple[dict[str, Any], dict[str, Any] | Non
     return event, comment
 
 
-def metric_event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def metric_event_rows(events: list[dict[str, Any]], dumps: Dumps) -> list[dict[str, Any]]:
     """The ``ticket_metric_events`` rows of metric events (``_ts`` is the event's time in Unix seconds)."""
     return [
         {
@@ -169,9 +183,11 @@ class Writer(Accounts):
     ``locking`` (a write transaction) locks each ticket row as it is loaded, and tickets are always locked in id
     order, so concurrent writers on PostgreSQL queue on a ticket instead of colliding or deadlocking."""
 
-    def __init__(self, conn: Connection, locking: bool = False) -> None:
+    def __init__(self, conn: Connection, locking: bool = False, dumps: Dumps = dumps) -> None:
         super().__init__(conn)
         self.locking = locking
+        #: How this database stores a record (:func:`serializer`).
+        self.dumps = dumps
         #: This transaction's changes to exported records, in the order made; numbered and written at its end.
         self.changes: list[dict[str, Any]] = []
 
@@ -231,7 +247,7 @@ class Writer(Accounts):
 
     def save_ticket(self, version: TicketVersion) -> None:
         """Write a ticket's new version: the current row (insert for version 1) and its history row."""
-        row = ticket_row(version)
+        row = ticket_row(version, self.dumps)
         if version.version == 1:
             self.conn.execute(_INSERT_TICKET, [row])
         else:
@@ -240,7 +256,7 @@ class Writer(Accounts):
         self._log_version(version)
 
     def add_audit(self, audit: AuditRecord) -> None:
-        event, comment = audit_rows(audit)
+        event, comment = audit_rows(audit, self.dumps)
         self.conn.execute(_INSERT_EVENT, [event])
         if comment is not None:
             self.conn.execute(_INSERT_COMMENT, [comment])
@@ -249,7 +265,7 @@ class Writer(Accounts):
     def add_metric_events(self, events: list[dict[str, Any]]) -> None:
         """Insert metric events (``incremental/ticket_metric_events`` items) as they are served."""
         if events:
-            rows = metric_event_rows(events)
+            rows = metric_event_rows(events, self.dumps)
             self.conn.execute(_INSERT_METRIC_EVENTS, rows)
             self._log_metric_events(rows)
 
@@ -265,7 +281,7 @@ class Writer(Accounts):
 
     def insert_record(self, table: str, values: dict[str, Any], record: dict[str, Any]) -> None:
         """Insert a record; :class:`DuplicateRecord` (the transaction is then lost) if a unique value is taken."""
-        body = dumps(record)
+        body = self.dumps(record)
         try:
             self.conn.execute(insert(schema.metadata.tables[table]), [{**values, "json": body}])
         except IntegrityError as error:
@@ -274,7 +290,7 @@ class Writer(Accounts):
 
     def update_record(self, table: str, record_id: int, values: dict[str, Any], record: dict[str, Any]) -> None:
         t = schema.metadata.tables[table]
-        body = dumps(record)
+        body = self.dumps(record)
         try:
             self.conn.execute(update(t).where(t.c.id == record_id).values(**values, json=body))
         except IntegrityError as error:
@@ -302,7 +318,7 @@ class Writer(Accounts):
 
     def save_job_status(self, job: dict[str, Any], created_at: int) -> None:
         """A bulk request's ``job_status`` (``GET /api/v2/job_statuses/{id}`` serves it)."""
-        self.conn.execute(insert(schema.job_statuses).values(id=job["id"], created_at=created_at, json=dumps(job)))
+        self.conn.execute(insert(schema.job_statuses).values(id=job["id"], created_at=created_at, json=self.dumps(job)))
 
     def ticket_ids_referring_to(self, user_id: int | None = None, organization_id: int | None = None) -> list[int]:
         """Live tickets requested by or assigned to this user, or in this organization (a system update's targets)."""
@@ -362,5 +378,5 @@ class Writer(Accounts):
         if row is not None:
             event = orjson.loads(row.json)
             event["deleted"] = True
-            self.conn.execute(update(m).where(m.c.id == event_id).values(json=dumps(event)))
+            self.conn.execute(update(m).where(m.c.id == event_id).values(json=self.dumps(event)))
             self._log_metric_events([{"id": event_id, "time": row.time}])

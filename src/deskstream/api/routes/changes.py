@@ -61,4 +61,4 @@ async def incremental_changes(request: Request, desk: DeskDep, _: Admin) -> Resp
         page = await run_in_threadpool(_read, desk, wanted, retention)
     metrics.export_page(request, "changes", len(page.changes))
     body = feed.frame(page, lambda last: link(request, {"since": str(last)}))
-    return raw_response(request, body)
+    return raw_response(request, body, only_stored=True)  # every record is a stored one

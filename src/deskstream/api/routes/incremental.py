@@ -130,7 +130,7 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
         "next_page": None if sample else link(request, {"start_time": str(end_time)}),
         "end_of_stream": page.end_of_stream,
     }
-    return raw_response(request, frame(key, loaded.items, meta, loaded.arrays))
+    return raw_response(request, frame(key, loaded.items, meta, loaded.arrays), only_stored=not includes)
 
 
 def cursor_export(request: Request, desk: Desk, key: str) -> Response:
@@ -156,7 +156,7 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
         "before_url": link(request, {"cursor": cursor}, drop=("start_time",)) if cursor else None,
         "end_of_stream": page.end_of_stream,
     }
-    return raw_response(request, frame(key, loaded.items, meta, loaded.arrays))
+    return raw_response(request, frame(key, loaded.items, meta, loaded.arrays), only_stored=not includes)
 
 
 def metric_events_cursor(request: Request, desk: Desk) -> Response:
@@ -192,7 +192,7 @@ def metric_events_cursor(request: Request, desk: Desk) -> Response:
         "prev": link(request, {"page[before]": before_cursor}, drop) if before_cursor else None,
     }
     meta = {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor}
-    return raw_response(request, frame(stream.key, page.items, {"meta": meta, "links": links}))
+    return raw_response(request, frame(stream.key, page.items, {"meta": meta, "links": links}), only_stored=True)
 
 
 # time-based --------------------------------------------------------------------------------------------------------
