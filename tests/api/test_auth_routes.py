@@ -125,6 +125,9 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "GET /_deskstream/faults": ("403", "403", "ok"),
     "PUT /_deskstream/faults": ("403", "403", "ok"),
     "GET /_deskstream/scenario": ("403", "403", "404"),  # the admin's, and this server was loaded with none
+    "GET /_deskstream/requests": ("403", "403", "ok"),
+    "GET /_deskstream/requests/anomalies": ("403", "403", "ok"),
+    "GET /_deskstream/requests/clients": ("403", "403", "ok"),
     "POST /_deskstream/scenario/next": ("403", "403", "404"),
 }
 

@@ -33,8 +33,9 @@ from deskstream.store import schema
 S = "\ud800"  # a lone surrogate: no UTF-8 encoding exists for it
 NUL = "a\x00b"
 BIG = 2**63  # one past the largest signed 64-bit integer
-#: Tables a refused request must leave exactly as they were (the rate limit's counters are not the record's).
-TABLES = [name for name in schema.metadata.tables if name != "rate_limit_counters"]
+#: Tables a refused request must leave exactly as they were: all but the rate limit's counters and the request
+#: journal, which count and record every request, refused or not (they are not the record's).
+TABLES = [name for name in schema.metadata.tables if name not in ("rate_limit_counters", "request_journal")]
 BACKENDS = ["sqlite", "postgresql"]
 
 
