@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import Progress
 
 from deskstream.domain.people import ROLES, Role, UserInput
 from deskstream.exceptions import DeskstreamError
@@ -88,6 +87,9 @@ class _Edge(click.Group):
 
 def _option(setting: Setting) -> Callable[[F], F]:
     """The option that fills one setting; click passes text and :class:`Settings` validates it (one set of rules)."""
+    if setting.is_flag and setting.default is True:  # on by default: --name/--no-name
+        flags = f"{setting.flag}/--no-{setting.flag[2:]}"
+        return click.option(flags, default=True, help=setting.help, show_default=True, show_envvar=True)
     if setting.is_flag:
         return click.option(setting.flag, is_flag=True, help=setting.help, show_envvar=True)
     return click.option(
@@ -123,11 +125,9 @@ def serve(**options: Any) -> None:
     store = Store(settings.db, settings.synchronous, settings.public_url or None)
     store.migrate()
     if settings.demo and not demo.is_seeded(store):
-        started = time.monotonic()
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("Creating the demo history", total=demo.DEMO_TICKETS)
-            made = demo.seed(store, int(time.time()), progress=lambda n: progress.advance(task, n))
-        console.print(f"Demo history: {made} tickets in {time.monotonic() - started:.1f}s")
+        from deskstream.generate.report import install_demo
+
+        install_demo(console, store, int(time.time()))
     if settings.scenario:
         settings = _load_scenario(store, settings)
     store.dispose()
@@ -153,14 +153,29 @@ def serve(**options: Any) -> None:
                 host=settings.host,
                 port=settings.port,
                 workers=settings.processes,
-                log_level="warning",
+                **_logging(settings),
                 **_proxy_headers(settings),
             )
     else:
         from deskstream.api import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **_logging(settings),
                     **_proxy_headers(settings))
+
+
+def _logging(settings: Settings) -> dict[str, Any]:
+    """uvicorn's loggers: warnings, and its access log (one line per request) unless ``--no-access-log``, or
+    ``--log-json``, whose JSON line already records each request (docs/metrics.md § Request log)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    access = settings.access_log and not settings.log_json
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access else "WARNING"
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # uvicorn's default is stdout; logs go to stderr
+    return {"log_config": config, "log_level": None, "access_log": access}
 
 
 def _proxy_headers(settings: Settings) -> dict[str, Any]:

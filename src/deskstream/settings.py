@@ -79,6 +79,10 @@ class Settings(BaseSettings):
         "(comma-separated; '*' for any); none by default, since any client can write those headers.",
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1, description="Largest accepted request body, in bytes.")
+    access_log: bool = Field(
+        default=True, description="Log one line per request to stderr (uvicorn's access log); --no-access-log for "
+        "none. With --log-json the JSON line is the request's one line."
+    )
     log_json: bool = Field(
         default=False, description="Write one JSON line per request to stderr (method, path, status, duration, user)."
     )

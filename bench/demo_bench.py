@@ -1,0 +1,147 @@
+"""How soon ``serve --demo`` answers, and how fast the generator writes, against this machine's speed.
+
+- ``python_loop_10m_s``: a pure-Python loop of 10 million additions (bench/run.py's yardstick), the limit the
+  demo's times are set against;
+- ``demo_ready_cold_s``: ``deskstream serve --demo`` on an empty SQLite file with an empty cache directory until the
+  seeds' curl (the tickets export, as the admin) is answered: the first demo on a machine, which generates the
+  history (and leaves it in the cache); ratio to the loop, target ≤ 4;
+- ``demo_ready_warm_s``: the same on another empty file with that cache: every later demo, which copies the history
+  with its times moved to end now; ratio to the loop, target ≤ 4;
+- ``demo_generator_events_per_s``: the generator's events/s (audits, child events, comments, metric events) on the
+  demo's 5,000-ticket, 90-day history (300 tickets with ``--smoke``), in a process of its own.
+
+Each figure is the median of several runs (full: 3, quick and smoke: 1). ``--baseline DIR`` measures the same
+figures with another checkout's code (``PYTHONPATH=DIR/src``) in the same run, alternating with this tree's, and
+prints both (docs/benchmarks.md § Generator and demo was measured so).
+
+    python bench/demo_bench.py [--quick|--smoke] [--baseline DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Result, free_port, print_table, result  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from run import python_loop_10m_s  # noqa: E402
+
+#: mode → (runs per figure, tickets the generator writes)
+MODES: dict[str, tuple[int, int]] = {"smoke": (1, 300), "quick": (1, 5000), "full": (3, 5000)}
+#: The generator in a process of its own: prints its events/s (a fixed end, so every run writes the same history).
+_GENERATE = """
+import sys, tempfile, time
+from deskstream.generate import generate
+from deskstream.store import Store
+with tempfile.TemporaryDirectory() as d:
+    store = Store(f"sqlite:///{d}/g.db")
+    store.migrate()
+    summary = generate(store, int(sys.argv[1]), 90, 1, end=1_700_000_000)
+    print(summary.events / summary.seconds)
+"""
+
+
+def _env(src: Path | None, cache: Path | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
+    return env
+
+
+def generator_events_per_s(tickets: int, src: Path | None = None) -> float:
+    out = subprocess.run([sys.executable, "-c", _GENERATE, str(tickets)], env=_env(src), check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
+
+def demo_ready_s(cache: Path, src: Path | None = None) -> float:
+    """Seconds from starting ``serve --demo`` on an empty database until the seeds' curl is answered."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        command = [sys.executable, "-m", "deskstream", "serve", "--demo", "--db", f"sqlite:///{directory}/demo.db",
+                   "--port", str(port), "--rate-limit", "off"]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=_env(src, cache), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}/api/v2/incremental/tickets"
+            while True:
+                try:
+                    answer = httpx.get(url, params={"start_time": 0}, auth=("admin@example.com", "deskstream"),
+                                       headers={"Accept": "application/json"}, timeout=30)
+                    if answer.status_code == 200:
+                        return time.perf_counter() - started
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None:
+                    raise RuntimeError("deskstream serve --demo exited before answering")
+                time.sleep(0.02)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def measure(mode: str, src: Path | None = None) -> dict[str, list[float]]:
+    """Every figure's runs with one tree's code (``src``; None: the installed deskstream)."""
+    runs, tickets = MODES[mode]
+    figures: dict[str, list[float]] = {"cold": [], "warm": [], "events": []}
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as cache:
+            figures["cold"].append(demo_ready_s(Path(cache), src))
+            figures["warm"].append(demo_ready_s(Path(cache), src))
+        figures["events"].append(generator_events_per_s(tickets, src))
+    return figures
+
+
+def results(figures: dict[str, list[float]], loop: float) -> dict[str, Result]:
+    cold, warm = statistics.median(figures["cold"]), statistics.median(figures["warm"])
+    return {
+        "python_loop_10m_s": result(loop, "s"),
+        "demo_ready_cold_s": result(cold, "s (empty db and cache) / loop", loop),
+        "demo_ready_warm_s": result(warm, "s (empty db, cached) / loop", loop),
+        "demo_generator_events_per_s": result(statistics.median(figures["events"]), "events/s"),
+    }
+
+
+def run(mode: str) -> dict[str, Result]:
+    """bench/run.py's entry: this tree's figures, ``{name: {"value", "unit", "limit", "ratio"}}``."""
+    return results(measure(mode), python_loop_10m_s())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run per figure")
+    parser.add_argument("--smoke", action="store_true", help="one run, a small generator history")
+    parser.add_argument("--baseline", type=Path, help="another checkout, measured alternately with this tree")
+    args = parser.parse_args()
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    if args.baseline is None:
+        print_table(run(mode))
+        return
+    runs, _ = MODES[mode]
+    here, there = Path(__file__).resolve().parent.parent / "src", args.baseline.resolve() / "src"
+    ours: dict[str, list[float]] = {"cold": [], "warm": [], "events": []}
+    theirs: dict[str, list[float]] = {"cold": [], "warm": [], "events": []}
+    for _ in range(runs):  # alternating, so that a busy spell of the machine falls on both
+        for name, figures in measure("quick" if mode == "full" else mode, there).items():
+            theirs[name] += figures
+        for name, figures in measure("quick" if mode == "full" else mode, here).items():
+            ours[name] += figures
+    loop = python_loop_10m_s()
+    for title, figures in ((f"baseline ({args.baseline})", theirs), ("this tree", ours)):
+        print(f"\n{title}: runs {figures}")
+        print_table(results(figures, loop))
+
+
+if __name__ == "__main__":
+    main()
