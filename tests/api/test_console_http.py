@@ -329,6 +329,32 @@ def test_bad_form_bodies_are_answered_never_a_500(sim: AppServer, path: str, bod
     assert sim.client().get("/_deskstream/faults").json()["faults"] == {}
 
 
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_what_clients_and_users_wrote_is_shown_escaped_on_every_page(make_app: Callable[..., AppServer]) -> None:
+    """A User-Agent, a query string, a path, a ticket's subject and a comment are the outside world's words: every
+    page shows them as text, never as markup."""
+    server = make_app("--clock", "sim", "--rate-limit", "off")
+    admin = server.client()
+    ticket = create_ticket(admin, subject=f"<b>bold</b> {SCRIPT}", comment={"body": f"<img src=x onerror=alert(2)>"
+                                                                                 f"{SCRIPT}"})  # fmt: skip
+    clock(admin, advance=120)
+    hostile = server.client(ADMIN, headers={"User-Agent": SCRIPT})
+    hostile.get("/api/v2/incremental/tickets.json", params={"start_time": 0, "x": SCRIPT})
+    hostile.get(f"/api/v2/{SCRIPT}")
+    key = next(c["client"] for c in admin.get("/_deskstream/requests/clients").json()["clients"]
+               if c["user_agent"] == SCRIPT)  # fmt: skip
+    client = signed_in(server)
+    for path, params in (("", {}), ("/journal/rows", {}), ("", {"client": key}), ("/clients", {}),
+                         ("/client", {"key": key}), ("/tickets", {}), (f"/tickets/{ticket['id']}", {})):  # fmt: skip
+        answer = client.get(CONSOLE + path, params=params)
+        assert answer.status_code == 200, (path, answer.text)
+        for raw in (SCRIPT, "<b>bold</b>", "<img src=x"):
+            assert raw not in answer.text, (path, raw)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text, path
+
+
 def test_with_the_journal_off_the_console_says_so(make_app: Callable[..., AppServer]) -> None:
     client = signed_in(make_app("--journal-size", "0"))
     for path in ("", "/clients"):
