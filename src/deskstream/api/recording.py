@@ -36,18 +36,21 @@ def page_served(request: Request, next_position: dict[str, Any], end_of_stream: 
     setattr(request.state, PAGE_STATE, (next_position, end_of_stream))
 
 
-def _int(value: bytes | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() else None
+#: The response headers that state the export budget, and the key each has in the entry's ``rate_limit``.
+_BUDGET = {b"ratelimit-limit": "limit", b"ratelimit-remaining": "remaining", b"retry-after": "retry_after"}
 
 
-def _rate_limit(headers: dict[bytes, bytes]) -> dict[str, int | None] | None:
-    """The export budget as the answer's headers state it; ``None`` when it states none."""
-    shown = {
-        "limit": _int(headers.get(b"ratelimit-limit")),
-        "remaining": _int(headers.get(b"ratelimit-remaining")),
-        "retry_after": _int(headers.get(b"retry-after")),
-    }
-    return shown if any(value is not None for value in shown.values()) else None
+def _rate_limit(headers: list[tuple[bytes, bytes]]) -> dict[str, int | None] | None:
+    """The export budget as the answer's headers state it; ``None`` when it states none. One pass over the headers
+    as the app sent them, no copy of them: this runs on every request."""
+    shown: dict[str, int | None] | None = None
+    for name, value in headers:
+        key = _BUDGET.get(name.lower())
+        if key is not None:
+            if shown is None:
+                shown = dict.fromkeys(_BUDGET.values())
+            shown[key] = int(value) if value.isdigit() else None
+    return shown
 
 
 class Recording:
@@ -61,13 +64,12 @@ class Recording:
             return
         at, started = time.time(), time.perf_counter()
         state: dict[str, Any] = scope.setdefault("state", {})
-        status, headers = 500, {}
+        status, headers = 500, []
 
         async def watched(message: Message) -> None:
             nonlocal status, headers
             if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = {name.lower(): value for name, value in message.get("headers", [])}
+                status, headers = message["status"], message.get("headers", [])
             await send(message)
 
         try:

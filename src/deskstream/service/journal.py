@@ -50,9 +50,10 @@ _MAX_TEXT = 500
 LOG = logging.getLogger("deskstream.journal")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
-    """What the HTTP layer knows of one answered request, as cheap to make as it can be."""
+    """What the HTTP layer knows of one answered request, as cheap to make as it can be (not frozen: a frozen
+    dataclass sets each field through ``object.__setattr__``, several times the cost on every request)."""
 
     at: float  # wall time of arrival, time.time()
     user_agent: str
