@@ -10,7 +10,9 @@
 - ``demo_generator_events_per_s``: the generator's events/s (audits, child events, comments, metric events) on the
   demo's 5,000-ticket, 90-day history (300 tickets with ``--smoke``), in a process of its own.
 
-Each figure is the median of several runs (full: 3, quick and smoke: 1). ``--baseline DIR`` measures the same
+Each figure is the median of several runs (full: 3, quick and smoke: 1); the loop is timed again before each demo
+run and a demo's ratio is the median of its runs' ratios, since on a shared machine the load moves between runs
+(the limit shown is the median loop). ``--baseline DIR`` measures the same
 figures with another checkout's code (``PYTHONPATH=DIR/src``) in the same run, alternating with this tree's, and
 prints both (docs/benchmarks.md § Generator and demo was measured so).
 
@@ -94,28 +96,30 @@ def demo_ready_s(cache: Path, src: Path | None = None) -> float:
 def measure(mode: str, src: Path | None = None) -> dict[str, list[float]]:
     """Every figure's runs with one tree's code (``src``; None: the installed deskstream)."""
     runs, tickets = MODES[mode]
-    figures: dict[str, list[float]] = {"cold": [], "warm": [], "events": []}
+    figures: dict[str, list[float]] = {name: [] for name in ("cold", "warm", "loop_cold", "loop_warm", "events")}
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
-            figures["cold"].append(demo_ready_s(Path(cache), src))
-            figures["warm"].append(demo_ready_s(Path(cache), src))
+            for kind in ("cold", "warm"):
+                figures[f"loop_{kind}"].append(python_loop_10m_s())
+                figures[kind].append(demo_ready_s(Path(cache), src))
         figures["events"].append(generator_events_per_s(tickets, src))
     return figures
 
 
-def results(figures: dict[str, list[float]], loop: float) -> dict[str, Result]:
-    cold, warm = statistics.median(figures["cold"]), statistics.median(figures["warm"])
-    return {
-        "python_loop_10m_s": result(loop, "s"),
-        "demo_ready_cold_s": result(cold, "s (empty db and cache) / loop", loop),
-        "demo_ready_warm_s": result(warm, "s (empty db, cached) / loop", loop),
-        "demo_generator_events_per_s": result(statistics.median(figures["events"]), "events/s"),
-    }
+def results(figures: dict[str, list[float]]) -> dict[str, Result]:
+    median = statistics.median
+    loop = median(figures["loop_cold"] + figures["loop_warm"])
+    out = {"python_loop_10m_s": result(loop, "s")}
+    for kind, unit in (("cold", "s (empty db and cache) / loop"), ("warm", "s (empty db, cached) / loop")):
+        ratio = median([s / lap for s, lap in zip(figures[kind], figures[f"loop_{kind}"], strict=True)])
+        out[f"demo_ready_{kind}_s"] = {"value": median(figures[kind]), "unit": unit, "limit": loop, "ratio": ratio}
+    out["demo_generator_events_per_s"] = result(median(figures["events"]), "events/s")
+    return out
 
 
 def run(mode: str) -> dict[str, Result]:
     """bench/run.py's entry: this tree's figures, ``{name: {"value", "unit", "limit", "ratio"}}``."""
-    return results(measure(mode), python_loop_10m_s())
+    return results(measure(mode))
 
 
 def main() -> None:
@@ -130,17 +134,15 @@ def main() -> None:
         return
     runs, _ = MODES[mode]
     here, there = Path(__file__).resolve().parent.parent / "src", args.baseline.resolve() / "src"
-    ours: dict[str, list[float]] = {"cold": [], "warm": [], "events": []}
-    theirs: dict[str, list[float]] = {"cold": [], "warm": [], "events": []}
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
     for _ in range(runs):  # alternating, so that a busy spell of the machine falls on both
-        for name, figures in measure("quick" if mode == "full" else mode, there).items():
-            theirs[name] += figures
-        for name, figures in measure("quick" if mode == "full" else mode, here).items():
-            ours[name] += figures
-    loop = python_loop_10m_s()
+        for tree, into in ((there, theirs), (here, ours)):
+            for name, values in measure("quick" if mode == "full" else mode, tree).items():
+                into.setdefault(name, []).extend(values)
     for title, figures in ((f"baseline ({args.baseline})", theirs), ("this tree", ours)):
         print(f"\n{title}: runs {figures}")
-        print_table(results(figures, loop))
+        print_table(results(figures))
 
 
 if __name__ == "__main__":
