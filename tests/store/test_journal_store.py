@@ -129,6 +129,32 @@ def test_the_journal_writes_what_it_buffered_in_order_when_read(store: Store) ->
         journal.close()
 
 
+def page(at: float, start_time: int, end_time: int) -> Record:
+    """A time-based tickets page that asked from ``start_time`` and gave ``end_time`` to go on from."""
+    return Record(at=at, user_agent="loop-test", user_id=1, method="GET", path="/api/v2/incremental/tickets.json",
+                  query=f"start_time={start_time}", status=200, duration_ms=1.0, items=1000,
+                  next_position={"end_time": end_time}, end_of_stream=False)  # fmt: skip
+
+
+def test_anomalies_read_between_requests_are_those_a_scan_of_the_whole_ring_finds(store: Store) -> None:
+    """The scan goes on from the journal's last read; a request written late (it arrived before one already
+    scanned) makes it start again, so reading along finds what one scan from scratch finds."""
+    journal = Journal(store, size=100)
+    try:
+        at = time.time() - 100
+        for n, (start_time, end_time) in enumerate([(1, 2), (2, 3), (2, 3), (3, 3), (3, 3), (1, 2)]):
+            journal.record(page(at + n, start_time, end_time))
+            journal.anomalies()
+        journal.record(page(at + 4.5, 2, 3))  # arrived before the last page read
+        read_along = [(a["kind"], a["request_id"]) for a in journal.anomalies()]
+        from_scratch = Journal(store, size=100)
+        assert read_along == [(a["kind"], a["request_id"]) for a in from_scratch.anomalies()]
+        kinds = [kind for kind, _ in read_along]
+        assert kinds.count("repeated_page") == 3 and "position_stalled" in kinds and "stopped_early" in kinds
+    finally:
+        journal.close()
+
+
 def test_a_journal_of_size_zero_records_nothing(store: Store) -> None:
     journal = Journal(store, size=0)
     journal.record(record(0))

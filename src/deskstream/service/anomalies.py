@@ -1,9 +1,9 @@
 """What a client did wrong in an export, found in the request journal (docs/api.md § Request journal).
 
-A pure function of the journal's entries, computed when the journal is read, so it holds whichever worker process
-or server answered each request: the entries of every process are in the database. Each (client, export) is a
-sequence in arrival order; a client that sends its next request only after the previous answer (every client
-deskstream knows) makes a sequence the journal reads exactly.
+Computed from the journal's entries when the journal is read (nothing but the entries goes in), so it holds
+whichever worker process or server answered each request: the entries of every process are in the database.
+Each (client, export) is a sequence in arrival order; a client that sends its next request only after the previous
+answer (every client deskstream knows) makes a sequence the journal reads exactly.
 
 The kinds (each names the request that shows it):
 
@@ -100,38 +100,61 @@ class Scan:
     open_ends: list[tuple[dict[str, Any], dict[str, Any]]]  # (last page served, last request)
 
 
-def scan(entries: Iterable[dict[str, Any]]) -> Scan:
-    """One pass over ``entries``, oldest first (by arrival)."""
-    found: list[dict[str, Any]] = []
-    sequences: dict[tuple[str, str], _Sequence] = {}
-    retry_until: dict[str, tuple[int, int]] = {}  # client → (when its last Retry-After runs out, request id)
-    for entry in entries:
+class Scanner:
+    """A scan that goes on: entries are fed oldest first (by arrival), a batch at a time, so a journal read after a
+    few more requests scans those few, not the whole ring again. What it knows of entries the ring has since cut
+    stays known (a repeat of a page cut from the ring is still a repeat); :meth:`result` leaves out the anomalies
+    of cut requests."""
+
+    def __init__(self) -> None:
+        self.found: list[dict[str, Any]] = []
+        self.sequences: dict[tuple[str, str], _Sequence] = {}
+        self.retry_until: dict[str, tuple[int, int]] = {}  # client → (when its last Retry-After runs out, request)
+        #: The arrival (ms, id) of the last entry fed: a later batch must arrive after it to be fed.
+        self.last: tuple[int, int] = (-1, -1)
+
+    def follows(self, entry: dict[str, Any]) -> bool:
+        """Whether ``entry`` arrived after every entry fed so far (one that did not needs a scan from scratch)."""
+        return (entry["at_unix_ms"], entry["id"]) > self.last
+
+    def feed(self, entries: Iterable[dict[str, Any]]) -> None:
+        """Go on with ``entries``, oldest first."""
+        for entry in entries:
+            self.last = entry["at_unix_ms"], entry["id"]
+            self._entry(entry)
+
+    def _entry(self, entry: dict[str, Any]) -> None:
         client, stream = entry["client"], entry.get("stream")
         if stream is None:
-            continue
-        waited = retry_until.get(client)
+            return
+        waited = self.retry_until.get(client)
         if waited is not None and entry["at_unix_ms"] < waited[0]:
             early = (waited[0] - entry["at_unix_ms"]) / 1000
-            found.append(_anomaly("early_retry", entry, f"sent {early:.3f} s before the Retry-After of request "
-                                  f"#{waited[1]} ran out"))
+            self.found.append(_anomaly("early_retry", entry, f"sent {early:.3f} s before the Retry-After of request "
+                                       f"#{waited[1]} ran out"))
         retry_after = (entry.get("rate_limit") or {}).get("retry_after")
         if entry["status"] in (429, 503) and isinstance(retry_after, int):
             end = entry["at_unix_ms"] + round(entry.get("duration_ms") or 0)
-            retry_until[client] = (end + retry_after * 1000, entry["id"])
+            self.retry_until[client] = (end + retry_after * 1000, entry["id"])
         if stream.endswith("/sample"):
-            continue  # a sample has no next page
-        seq = sequences.setdefault((client, stream), _Sequence())
+            return  # a sample has no next page
+        seq = self.sequences.setdefault((client, stream), _Sequence())
         progress = _progress(entry, seq)
         if progress is not None:
-            found.append(_anomaly(progress[0], entry, progress[1]))
+            self.found.append(_anomaly(progress[0], entry, progress[1]))
         here = point(entry.get("position"), cursor_based(entry))
         if not _failed(entry) and here is not None and entry.get("next_position"):
             seq.served = entry
             seq.served_points.add(here)
         seq.last = entry
-    open_ends = [(seq.served, seq.last) for seq in sequences.values()
-                 if seq.served is not None and seq.last is not None and seq.served.get("end_of_stream") is False]
-    return Scan(found, open_ends)
+
+    def result(self, oldest: int = 0) -> Scan:
+        """What the scan found of the requests from entry ``oldest`` on (the older ones are cut from the ring)."""
+        found = [anomaly for anomaly in self.found if anomaly["request_id"] >= oldest]
+        open_ends = [(seq.served, seq.last) for seq in self.sequences.values()
+                     if seq.served is not None and seq.last is not None and seq.served.get("end_of_stream") is False
+                     and seq.served["id"] >= oldest]  # fmt: skip
+        return Scan(found, open_ends)
 
 
 def detect(scanned: Scan, now_ms: int, idle_ms: int) -> list[dict[str, Any]]:

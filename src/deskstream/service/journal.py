@@ -8,8 +8,9 @@ process, so a read sees this process's requests. A write that fails (a locked or
 batch and counts it in ``deskstream_journal_dropped``; so does a buffer overflowing while the database is slow. An
 entry of another worker process shows once that process's flusher has run (within :data:`FLUSH_SECONDS`).
 
-Anomalies (:mod:`deskstream.service.anomalies`) are computed when the journal is read, from the whole ring, so they
-hold whichever process served each request.
+Anomalies (:mod:`deskstream.service.anomalies`) are computed when the journal is read, from the database's entries,
+so they hold whichever process served each request; each read scans what was written since the last (:meth:`Journal
+._scan`).
 """
 
 from __future__ import annotations
@@ -178,8 +179,9 @@ class Journal:
         self._flushing = threading.Lock()  # one flush at a time, in order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: The last scan for anomalies and the journal's bounds it was made at: read again only once they move.
-        self._scanned: tuple[tuple[int | None, int | None], anomalies.Scan] | None = None
+        #: The scan for anomalies (:meth:`_scan`), the oldest entry it began at and the newest it has fed.
+        self._scanner: tuple[anomalies.Scanner | None, int, int | None] = (None, 0, None)
+        self._scanning = threading.Lock()
 
     @property
     def on(self) -> bool:
@@ -238,15 +240,34 @@ class Journal:
     def _chronological(self, client: str | None = None) -> list[dict[str, Any]]:
         return self._read(JournalFilter(client=client), None)[::-1]
 
+    def _scan(self) -> anomalies.Scan:
+        """The scan of the ring as it is now. The scan goes on from the last read with the entries written since
+        (a live console reads every two seconds: scanning the whole ring each time would cost the server more than
+        the requests it watches), and starts again from the ring's oldest entry when it must: an entry written
+        after the last read arrived before one already scanned (another process's, or a slow request's, written a
+        flush later), or the ring has moved on by half its size since the scan began (what the scan remembers of
+        cut entries stays bounded)."""
+        oldest, newest = self.table.bounds()
+        with self._scanning:
+            scanner, began, upto = self._scanner
+            if oldest is None or newest is None:
+                return anomalies.Scan([], [])
+            if newest == upto and scanner is not None:
+                return scanner.result(oldest)
+            new: list[dict[str, Any]] = []
+            if scanner is not None and upto is not None and began <= oldest <= began + self.size // 2 \
+                    and newest > upto:
+                new = self._read(JournalFilter(after_id=upto), None)[::-1]
+            if scanner is None or not new or not scanner.follows(new[0]):
+                scanner, began, new = anomalies.Scanner(), oldest, self._chronological()
+            scanner.feed(new)
+            self._scanner = scanner, began, max((entry["id"] for entry in new), default=newest)
+            return scanner.result(oldest)
+
     def _detect(self) -> list[dict[str, Any]]:
         """Every anomaly of the journal, oldest first."""
         self.flush(READ_WAIT_SECONDS)
-        bounds = self.table.bounds()
-        scanned = self._scanned
-        if scanned is None or scanned[0] != bounds:
-            scanned = bounds, anomalies.scan(self._chronological())
-            self._scanned = scanned
-        return anomalies.detect(scanned[1], int(time.time() * 1000), int(self.stopped_after * 1000))
+        return anomalies.detect(self._scan(), int(time.time() * 1000), int(self.stopped_after * 1000))
 
     def entries(self, *, client: str | None = None, path: str | None = None, status: int | None = None,
                 since: int | None = None, until: int | None = None,

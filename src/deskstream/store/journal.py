@@ -35,7 +35,8 @@ class JournalRow:
 
 @dataclass(frozen=True)
 class JournalFilter:
-    """Which entries a read wants; ``None`` is no condition. ``since_ms``/``until_ms`` are inclusive."""
+    """Which entries a read wants; ``None`` is no condition. ``since_ms``/``until_ms`` are inclusive; ``after_id``:
+    the entries written after that one (ids are taken in the order batches are written)."""
 
     client: str | None = None
     path_prefix: str | None = None
@@ -43,6 +44,7 @@ class JournalFilter:
     since_ms: int | None = None
     until_ms: int | None = None
     before: int | None = None
+    after_id: int | None = None
 
 
 def _cut(conn: Connection, keep: int) -> None:
@@ -88,6 +90,8 @@ class JournalTable:
         if wanted.before is not None:
             at = select(_J.c.at_ms).where(_J.c.id == wanted.before).scalar_subquery()
             query = query.where(or_(_J.c.at_ms < at, and_(_J.c.at_ms == at, _J.c.id < wanted.before)))
+        if wanted.after_id is not None:
+            query = query.where(_J.c.id > wanted.after_id)
         if limit is not None:
             query = query.limit(limit)
         with self.store.read() as conn:
