@@ -161,7 +161,8 @@ def test_pages_follow_next_page_by_entry_id_newest_first(sim: AppServer) -> None
 
 
 @pytest.mark.parametrize("params", [{"status": "ok"}, {"since": "-1"}, {"until": "yesterday"}, {"per_page": 1001},
-                                    {"per_page": 0}, {"before": "x"}, {"status": 99}])
+                                    {"per_page": 0}, {"per_page": "abc"}, {"before": "x"}, {"status": 99},
+                                    {"since": str(2**63 - 1)}, {"until": str(10**17)}])
 def test_a_bad_filter_is_a_zendesk_shaped_400(sim: AppServer, params: dict[str, Any]) -> None:
     answer = sim.client().get(JOURNAL, params=params)
     assert answer.status_code == 400

@@ -24,6 +24,8 @@ MAX_PER_PAGE = 1000
 DEFAULT_PER_PAGE = 100
 #: The largest value an integer filter may take (64-bit signed columns).
 _MAX = 2**63 - 1
+#: The latest second ``since``/``until`` may name: the journal compares them as milliseconds in those columns.
+_MAX_SECOND = _MAX // 1000 - 1
 
 
 def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -38,8 +40,10 @@ LISTED: dict[str, Any] = {"parameters": [
     _CLIENT,
     _param("path", "Only paths that start with this", {"type": "string"}),
     _param("status", "Only answers with this HTTP status", {"type": "integer", "minimum": 100, "maximum": 599}),
-    _param("since", "Only requests that arrived at or after this unix second", {"type": "integer", "minimum": 0}),
-    _param("until", "Only requests that arrived at or before this unix second", {"type": "integer", "minimum": 0}),
+    _param("since", "Only requests that arrived at or after this unix second",
+           {"type": "integer", "minimum": 0, "maximum": _MAX_SECOND}),
+    _param("until", "Only requests that arrived at or before this unix second",
+           {"type": "integer", "minimum": 0, "maximum": _MAX_SECOND}),
     _PER_PAGE,
     _param("before", "Only entries older than this entry id (next_page sets it)", {"type": "integer", "minimum": 1}),
 ]}
@@ -68,7 +72,7 @@ def list_requests(request: Request, desk: DeskDep, _: Admin) -> Response:
     query = request.query_params
     entries = desk.journal.entries(
         client=query.get("client") or None, path=query.get("path") or None, status=_int(request, "status", 100, 599),
-        since=_int(request, "since", 0), until=_int(request, "until", 0), limit=per_page,
+        since=_int(request, "since", 0, _MAX_SECOND), until=_int(request, "until", 0, _MAX_SECOND), limit=per_page,
         before=_int(request, "before", 1),
     )
     more = len(entries) == per_page
