@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from tests.helpers import pg_database
 
+from deskstream.service import journal as journal_module
 from deskstream.service.journal import Journal, Record
 from deskstream.store import Store, schema
 from deskstream.store.journal import JournalFilter, JournalRow, JournalTable
@@ -125,6 +126,18 @@ def test_the_journal_writes_what_it_buffered_in_order_when_read(store: Store) ->
             journal.record(record(n))
         assert [entry["path"] for entry in journal.entries()] == ["/p/4", "/p/3", "/p/2"]
         assert dropped() <= before + 2  # the buffer keeps at most the ring's size
+    finally:
+        journal.close()
+
+
+def test_a_large_ring_does_not_make_a_large_buffer(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records wait in memory only until the next flush; a ring of millions does not let millions wait there."""
+    monkeypatch.setattr(journal_module, "MAX_BUFFER", 3)
+    journal = Journal(store, size=1_000_000)
+    try:
+        for n in range(5):  # well within the first flush interval
+            journal.record(record(n))
+        assert [entry["path"] for entry in journal.entries()] == ["/p/4", "/p/3", "/p/2"]
     finally:
         journal.close()
 

@@ -45,6 +45,9 @@ FLUSH_SECONDS = 0.25
 STOPPED_AFTER_SECONDS = 60.0
 #: How long a read waits for a flush in progress (a flusher stuck on a locked database) before reading anyway.
 READ_WAIT_SECONDS = 1.0
+#: The most records a process holds while its database is slow: a large ``--journal-size`` is a ring on disk, not a
+#: buffer in memory (at 4,000 requests a second this is 12 s of a stalled database).
+MAX_BUFFER = 50_000
 EXPORTS = "/api/v2/incremental/"
 _MAX_TEXT = 500
 
@@ -192,7 +195,7 @@ class Journal:
         if not self.on:
             return
         with self._lock:
-            if len(self._buffer) >= self.size:  # only the newest `size` could be kept anyway
+            if len(self._buffer) >= min(self.size, MAX_BUFFER):  # only the newest `size` could be kept anyway
                 self._buffer.popleft()
                 JOURNAL_DROPPED.inc()
             self._buffer.append(record)
