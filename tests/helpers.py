@@ -96,6 +96,22 @@ def seeded_database_url(backend: str, directory: Path, purpose: str) -> Iterator
 
 
 @contextmanager
+def migrated_store(backend: str, directory: Path, purpose: str) -> Iterator[Store]:
+    """A fresh, migrated database: a SQLite file in ``directory``, or (``postgresql``) a PostgreSQL database named
+    for ``purpose`` (:func:`pg_database`); disposed of after."""
+    if backend == "postgresql":
+        with pg_database(purpose) as store:
+            yield store
+        return
+    store = Store(f"sqlite:///{directory / f'{purpose}.db'}")
+    store.migrate()
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+@contextmanager
 def pg_database(purpose: str, migrated: bool = True) -> Iterator[Store]:
     """A fresh, migrated PostgreSQL database on ``$DESKSTREAM_TEST_PG`` (default: the local server), dropped after;
     ``migrated=False`` leaves it empty (a sync target).

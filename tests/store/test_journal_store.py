@@ -15,7 +15,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
-from tests.helpers import pg_database
+from tests.helpers import migrated_store
 
 from deskstream.service import journal as journal_module
 from deskstream.service.journal import Journal, Record
@@ -26,14 +26,8 @@ from deskstream.store.journal import JournalFilter, JournalRow, JournalTable
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """One database of each kind for the module (creating a PostgreSQL database takes a second)."""
-    if request.param == "sqlite":
-        sqlite = Store(f"sqlite:///{tmp_path_factory.mktemp('journal') / 'journal.db'}")
-        sqlite.migrate()
-        yield sqlite
-        sqlite.dispose()
-        return
-    with pg_database("journal_store") as postgres:
-        yield postgres
+    with migrated_store(request.param, tmp_path_factory.mktemp("journal"), "journal_store") as store:
+        yield store
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import seed_accounts
-from tests.helpers import pg_database
+from tests.helpers import migrated_store
 
 from deskstream.clock import FixedClock
 from deskstream.domain.tickets import CommentInput, TicketInput
@@ -23,15 +23,8 @@ T0 = 1_800_000_000
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "postgresql":
-        with pg_database("timeline") as pg:
-            yield pg
-            pg.dispose()
-        return
-    sqlite = Store(f"sqlite:///{tmp_path / 'timeline.db'}")
-    sqlite.migrate()
-    yield sqlite
-    sqlite.dispose()
+    with migrated_store(request.param, tmp_path, "timeline") as migrated:
+        yield migrated
 
 
 def write_tickets(store: Store, *seconds: int) -> None:
