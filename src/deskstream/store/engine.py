@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -35,6 +35,7 @@ from sqlalchemy.exc import (
 from deskstream.store import changes, migrations
 from deskstream.store.changes import ChangeLog
 from deskstream.store.errors import DuplicateRecord, StoreError, StoreUnavailable
+from deskstream.store.group_commit import GroupCommit
 from deskstream.store.scans import Scans
 from deskstream.store.url_bases import UrlBases
 from deskstream.store.writer import Dumps, Writer
@@ -130,6 +131,12 @@ def _translated() -> Iterator[None]:
         raise StoreUnavailable(_first_line(error)) from error
 
 
+@contextmanager
+def _translated_block(block: AbstractContextManager[Connection]) -> Iterator[Connection]:
+    with _translated(), block as conn:
+        yield conn
+
+
 class Store:
     """The database behind one small interface: read and write transactions, each as a :class:`Writer` (the
     store's records in and out) or, inside ``store/`` and ``export/``'s scans, as a connection."""
@@ -153,6 +160,8 @@ class Store:
         except OSError as error:
             raise StoreUnavailable(f"cannot open {masked(url)}: {error}") from error
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        #: SQLite's writers of this process share transactions (PostgreSQL's run side by side, row-locked).
+        self._group = GroupCommit(self.write) if self.dialect == "sqlite" else None
 
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call from several processes at once."""
@@ -182,10 +191,17 @@ class Store:
     def writing(self, stamped: bool = True) -> Iterator[Writer]:
         """A write transaction as a :class:`Writer` (which locks the tickets it loads); ``stamped=False`` for a
         write that stamps nothing an export serves (a rate-limit counter)."""
-        with self.write(stamped) as conn:
+        with self._transaction(stamped) as conn:
             writer = Writer(conn, locking=True, dumps=self.dumps(conn))
             yield writer
             writer.log_changes()
+
+    def _transaction(self, stamped: bool) -> AbstractContextManager[Connection]:
+        """A service's write transaction: on SQLite a part of this process's group commit
+        (:mod:`deskstream.store.group_commit`), on PostgreSQL a transaction of its own."""
+        if self._group is None:
+            return self.write(stamped)
+        return _translated_block(self._group.transaction())
 
     def dumps(self, conn: Connection) -> Dumps:
         """How a write transaction stores a record: the first one of the process (unless :meth:`migrate` ran)
@@ -209,9 +225,11 @@ class Store:
         write stamped up to then has committed, and a later one stamps later. On SQLite the snapshot is then taken
         at the first read; on PostgreSQL each statement sees what had committed when it began (read committed).
         """
-        if self.dialect == "sqlite":
-            with _translated(), self._write_engine.begin():
-                pass  # BEGIN IMMEDIATE: waits for the write in flight, then lets the lock go at once
+        if self._group is not None:
+            # This process's batch in flight first (its lock wakes us at its commit), then any other process's:
+            # BEGIN IMMEDIATE waits for the write in flight, then lets the lock go at once.
+            with self._group.in_flight, _translated(), self._write_engine.begin():
+                pass
         with self.read() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_lock_shared({STAMP_LOCK})")
