@@ -7,6 +7,7 @@ commits durably by default. The test runs on both (PostgreSQL skips where no ser
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -104,3 +105,32 @@ def _assert_whole(store: Store) -> None:
                 assert orjson.loads(stored.scalar_one()) == orjson.loads(row.json)
     finally:
         store.dispose()
+
+
+def test_kill_9_of_a_server_with_workers_stops_its_workers_too(tmp_path: Path) -> None:
+    """Nothing tells a worker that its supervisor died: it must notice, or it keeps serving (and writing) beside
+    the server restarted in its place."""
+    server = start_server(tmp_path, "--workers", "2", "--rate-limit", "off")
+    try:
+        workers = [int(pid) for pid in subprocess.run(
+            ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()]
+        assert httpx.get(f"{server.base_url}/openapi.json", timeout=10).status_code == 200
+        server.process.kill()
+        server.process.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_serving(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(_serving(pid) for pid in workers)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{server.base_url}/openapi.json", timeout=2)
+    finally:
+        server.stop()
+
+
+def _serving(pid: int) -> bool:
+    """Whether the process runs (a zombie has exited: it only waits for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

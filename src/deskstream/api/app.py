@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -79,4 +83,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` worker processes: settings come from ``DESKSTREAM_*``."""
+    _stop_with_supervisor()
     return create_app(Settings.from_env())
+
+
+def _stop_with_supervisor(every: float = 0.25) -> None:
+    """A worker outlives a supervisor killed with ``kill -9`` (nothing tells it), and would keep serving and writing
+    beside the server restarted in its place; so it watches its parent and, once orphaned, stops as on SIGTERM
+    (its requests in flight finish)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="deskstream-supervisor-watch", daemon=True).start()
