@@ -170,7 +170,12 @@ def start_server(
     seed: Callable[[Store], object] | None = seed_accounts,
     db_url: str | None = None,
 ) -> ProcessServer:
-    """A server over a fresh, seeded database; or, given ``db_url``, another process on that existing database."""
+    """A server over a fresh, seeded database; or, given ``db_url``, another process on that existing database.
+
+    One process unless the test asks for ``--workers``: the default, one per core, would start a supervisor and
+    its workers for every server of the suite, where a test is about something else."""
+    if "--workers" not in serve_args:
+        serve_args = (*serve_args, "--workers", "1")
     if db_url is None:
         db_url = seeded_database(directory, seed)
     port = free_port()

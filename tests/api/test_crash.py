@@ -30,7 +30,7 @@ def test_after_kill_9_every_acknowledged_write_is_there_and_nothing_is_half_writ
     tmp_path: Path, backend: str
 ) -> None:
     with seeded_database_url(backend, tmp_path, "crash") as url:
-        server = start_server(tmp_path, "--rate-limit", "off", db_url=url)
+        server = start_server(tmp_path, "--rate-limit", "off", "--workers", "2", db_url=url)
         try:
             acknowledged: dict[int, int] = {}  # ticket id -> the last update number answered 200 (0: its create)
             lock = threading.Lock()
