@@ -117,10 +117,6 @@ class Settings(BaseSettings):
             raise PydanticCustomError("scenario", "--demo and --scenario each make a history: give one of them")
         return value
 
-    @field_validator("workers", mode="before")
-    @classmethod
-    def _workers(cls, value: object) -> object:
-        """``auto`` (or nothing) leaves the choice to :attr:`processes`."""
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
@@ -137,6 +133,10 @@ class Settings(BaseSettings):
             raise PydanticCustomError("public_url", str(error)) from None
         return f"{parts.scheme}://{parts.netloc}"
 
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        """``auto`` (or nothing) leaves the choice to :attr:`processes`."""
         return None if value is None or str(value).strip().lower() in ("", "auto", "off", "none") else value
 
     @property
