@@ -1,14 +1,16 @@
 """The HTTP layer's reads: the exports' range scans, the sideloads' look-ups, list pages and single records.
 
 An export page is one range scan of a stream's ``(time, id)`` index; that is the hot path, so nothing is decoded
-here: rows carry the stored JSON bytes as they are. Each export statement is a :func:`sqlalchemy.text` built once
-per (target, shape) and cached, so a page costs the driver's execution and nothing of SQLAlchemy's compiler. The
+here: rows carry the stored JSON bytes as they are. Each export statement is SQL text built once per (target,
+shape) and cached, and run on the driver's own cursor, so a page costs the driver's execution and fetch and nothing
+of SQLAlchemy's compiler or result rows. The
 export (``deskstream.export``) and the list framing (``deskstream.api.listing``) decide which rows make a page;
 this module only knows how to fetch them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Result, Select, TextClause, bindparam, func, select, text, true
 
 from deskstream.store import schema
+from deskstream.store.errors import StoreError, StoreUnavailable
 
 #: ``(time, id, json)`` of one stored item, in stream order.
 ScanRow = tuple[int, int, bytes]
@@ -66,6 +69,13 @@ def statement(target: ScanTarget, shape: Shape) -> TextClause:
         Shape.NEXT_SECOND: f"SELECT {t} FROM {target.table} WHERE {t} > :time AND {t} <= :until{extra}{order} LIMIT 1",
     }[shape]
     return text(sql)
+
+
+@cache
+def _driver_sql(target: ScanTarget, shape: Shape, dialect: str) -> str:
+    """A scan statement as its driver takes it: ``:name`` for sqlite3, ``%(name)s`` for psycopg."""
+    sql = statement(target, shape).text
+    return sql if dialect == "sqlite" else re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
 
 
 @cache
@@ -141,8 +151,24 @@ class Scans:
         self.conn = conn
 
     def rows(self, target: ScanTarget, shape: Shape, **params: int) -> Sequence[ScanRow]:
-        """The rows of one page shape (see :class:`Shape` for each one's parameters)."""
-        return _tuples(self.conn.execute(statement(target, shape), params))
+        """The rows of one page shape (see :class:`Shape` for each one's parameters).
+
+        Read through the driver's own cursor, on this transaction's connection: SQLAlchemy's result rows cost about
+        as much again as the fetch itself (a page of 1000 tickets: 0.9 ms fetched, 1.6 ms through ``Result``), and
+        these statements need nothing of it (no types to process, the stored bytes are served as they are).
+        """
+        driver = self.conn.connection.driver_connection
+        dbapi = self.conn.dialect.loaded_dbapi
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_driver_sql(target, shape, self.conn.dialect.name), params)
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        except dbapi.OperationalError as error:
+            raise StoreUnavailable(str(error).strip().splitlines()[0]) from error
+        except dbapi.Error as error:
+            raise StoreError(str(error).strip().splitlines()[0]) from error
+        finally:
+            cursor.close()
 
     def next_second(self, target: ScanTarget, second: int, until: int) -> int | None:
         """The first second after ``second`` (up to ``until``) that holds a row, if any."""
