@@ -43,12 +43,6 @@ from deskstream.store.writer import (
 ID_BLOCK = 10_000
 #: Tickets kept in memory after a flush; past this the cache is dropped and reloaded on demand.
 MAX_CACHED_TICKETS = 200_000
-#: On SQLite the WAL is copied into the database every this many flushes, and once at the end, instead of at every
-#: commit (SQLite's own checkpoint after each large commit rewrote the same index pages batch after batch: 18 % of a
-#: 5,000-ticket generation, measured with the final checkpoint included; docs/benchmarks.md § Generator and demo).
-CHECKPOINT_EVERY = 8
-#: SQLite's default ``wal_autocheckpoint``, put back on the connection when it returns to the pool.
-_AUTOCHECKPOINT = 1000
 
 
 def _upsert(dialect: str, table: Table, key: str) -> Any:
@@ -80,7 +74,6 @@ class BatchWriter(Writer):
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self._records: dict[tuple[str, int], StoredRecord] = {}
         self._pending = 0
-        self._flushes = 0
         #: What was written: tickets, versions, audits, child_events, comments, metric_events, system_updates.
         self.counts: Counter[str] = Counter()
         super().__init__(self._begin(), dumps=store.dumps(self.conn))
@@ -95,24 +88,7 @@ class BatchWriter(Writer):
     # transactions -----------------------------------------------------------------------------------------------
     def _begin(self) -> Any:
         self.conn = self._tx.enter_context(self.store.write())
-        if self.store.dialect == "sqlite":
-            self.conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # see CHECKPOINT_EVERY
         return self.conn
-
-    def _end(self, error: BaseException | None = None, last: bool = False) -> None:
-        """Commit the open transaction (roll it back with ``error``). On SQLite, then checkpoint every
-        :data:`CHECKPOINT_EVERY` flushes and at the ``last``, outside the transaction, on the connection that just
-        ended (idle in the pool: this writer is its only user), and give it back its automatic checkpoints."""
-        raw = self.conn.connection.dbapi_connection if self.store.dialect == "sqlite" else None
-        if error is None:
-            self._tx.close()
-        else:
-            self._tx.__exit__(type(error), error, None)
-        self._flushes += 1
-        if raw is not None:
-            raw.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT}")
-            if last or self._flushes % CHECKPOINT_EVERY == 0:
-                raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def __enter__(self) -> BatchWriter:
         return self
@@ -124,7 +100,7 @@ class BatchWriter(Writer):
         else:
             self.abort()
 
-    def flush(self, reopen: bool = True, last: bool = False) -> None:
+    def flush(self, reopen: bool = True) -> None:
         """Write everything buffered and commit; then open the next transaction unless told not to."""
         for table in ("users", "organizations", "groups"):
             self._insert(table, self._rows.pop(table, []))
@@ -140,7 +116,7 @@ class BatchWriter(Writer):
         self.log_changes()
         self._metric_rows.clear()
         self._pending = 0
-        self._end(last=last)
+        self._tx.close()
         if len(self._tickets) > MAX_CACHED_TICKETS:
             self._tickets.clear()
             self._sla.clear()
@@ -149,7 +125,7 @@ class BatchWriter(Writer):
 
     def close(self) -> None:
         """Write what is buffered and end the transaction."""
-        self.flush(reopen=False, last=True)
+        self.flush(reopen=False)
 
     def abort(self) -> None:
         """Drop what is buffered and roll the open transaction back (a change may be half-buffered); every batch
@@ -158,7 +134,8 @@ class BatchWriter(Writer):
             buffer.clear()
         self.changes = []
         self._pending = 0
-        self._end(RuntimeError("generation aborted"), last=True)
+        error = RuntimeError("generation aborted")
+        self._tx.__exit__(type(error), error, None)
 
     @contextmanager
     def outside(self, records: Iterable[tuple[str, int]] = (), tickets: Iterable[int] = ()) -> Iterator[None]:
