@@ -15,12 +15,6 @@ falls under, it returns the new instances and the events, ids left to the caller
 An instance under an SLA target has a deadline (calendar or business time, counting only while active); it
 breaches once, at the deadline, if still running. A recomputation that moves the target past a breach, or removes
 it, undoes that breach (``deleted: true``). See docs/sla.md.
-
-Evaluation is incremental: a change recomputes the deadline only of the metrics it moved (activated, paused,
-fulfilled, breached, or given another target). An untouched running instance's deadline cannot move: it is the
-moment its run reaches the target, and the run grows with the clock in calendar and in business time alike. So a
-change no metric reads (a subject, a private note) writes nothing and costs no business-hours arithmetic.
-``Engine(full=True)`` recomputes every deadline, the reference the incremental engine is tested against.
 """
 
 from __future__ import annotations
@@ -112,16 +106,13 @@ class Change:
 class Outcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     undone: list[int] = field(default_factory=list)  # ids of breach events to mark ``deleted: true``
-    #: The metrics whose instance this change moved; empty when the state is as it was.
-    moved: set[str] = field(default_factory=set)
 
 
 class Engine:
     """The rules on one account schedule; holds no state between calls."""
 
-    def __init__(self, schedule: Schedule = ACCOUNT_SCHEDULE, full: bool = False) -> None:
+    def __init__(self, schedule: Schedule = ACCOUNT_SCHEDULE) -> None:
         self.schedule = schedule
-        self.full = full
 
     # entry points ---------------------------------------------------------------------------------------------------
     def on_change(self, state: SlaState, change: Change, policy: dict[str, Any] | None) -> Outcome:
@@ -129,12 +120,9 @@ class Engine:
         out = Outcome()
         now, after = change.now, change.after
         out.events += self.breaches_due(state, now)
-        out.moved.update(event["metric"] for event in out.events)
         if after["status"] == "deleted":
-            for metric, inst in state.metrics.items():
-                if inst.deadline is not None:
-                    inst.deadline = None
-                    out.moved.add(metric)
+            for inst in state.metrics.values():
+                inst.deadline = None
             return out
         if change.before is None:
             self._created(state, after["status"], now, out)
@@ -152,7 +140,6 @@ class Engine:
             if inst.stage == "active" and inst.deadline is not None and inst.breach_id is None and inst.deadline < now:
                 inst.breach_id, inst.breach_at = 0, inst.deadline
                 events.append(self._event(state, metric, "breach", inst.deadline, deleted=False))
-                inst.deadline = None  # a breached instance has no deadline until a new target undoes the breach
         return events
 
     @staticmethod
@@ -209,7 +196,6 @@ class Engine:
                 self._stop(inst, now)
                 inst.stage = "paused"
                 out.events.append(self._event(state, metric, "pause", now))
-                out.moved.add(metric)
             elif inst.stage == "paused" and status not in statuses:
                 self._activate(state, metric, now, out, new_instance=False)
 
@@ -219,14 +205,12 @@ class Engine:
             state.metrics[metric] = inst = Instance(instance=inst.instance + 1)
         inst.stage, inst.since = "active", now
         out.events.append(self._event(state, metric, "activate", now))
-        out.moved.add(metric)
 
     def _fulfill(self, state: SlaState, metric: str, now: int, out: Outcome) -> None:
         inst = state.metrics[metric]
         self._stop(inst, now)
         inst.stage, inst.deadline = "fulfilled", None
         out.events.append(self._event(state, metric, "fulfill", now))
-        out.moved.add(metric)
         if inst.sla is not None:
             minutes = {"calendar": inst.calendar // 60, "business": inst.business // 60}
             out.events.append(self._event(state, metric, "update_status", now, status=minutes))
@@ -242,8 +226,7 @@ class Engine:
     def _apply(
         self, state: SlaState, policy: dict[str, Any] | None, priority: str | None, now: int, out: Outcome
     ) -> None:
-        """Apply (or re-apply, or remove) the policy's targets on every open instance, then recompute the deadlines
-        of the metrics that moved (of all of them with ``full``).
+        """Apply (or re-apply, or remove) the policy's targets on every open instance, then recompute deadlines.
 
         A breach stands while the time run is over the target; a new target above it (or none) undoes it.
         """
@@ -253,13 +236,11 @@ class Engine:
             wanted = sla_payload(policy, priority, policy_metric(metric, inst.instance)) if policy else None
             if wanted != inst.sla:
                 inst.sla = wanted
-                out.moved.add(metric)
                 if wanted is not None:
                     out.events.append(self._event(state, metric, "apply_sla", now, sla=wanted))
                 if inst.breach_id is not None and (wanted is None or self._run(inst, now) < wanted["target"] * 60):
                     self._undo(state, metric, out)
-            if self.full or metric in out.moved:
-                inst.deadline = self._deadline(inst, now)
+            inst.deadline = self._deadline(inst, now)
 
     def _undo(self, state: SlaState, metric: str, out: Outcome) -> None:
         inst = state.metrics[metric]

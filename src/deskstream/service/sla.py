@@ -107,7 +107,7 @@ class SlaService(ServiceBase):
             by_agent = self._agent_reply(w, audit.comment["author_id"], after)
         policy = rules.select_policy(w.load_sla_policies(), after)
         out = self.engine.on_change(state, Change(before, after, now, by_agent), policy)
-        if loaded is not None and not out.moved and not out.undone:
+        if loaded is not None and not out.events and not out.undone and state.to_json() == loaded:
             return  # nothing moved (a change no metric reads): the stored state and its deadline stand
         self._write(w, state, out)
 
