@@ -61,7 +61,8 @@ _STAMP = re.compile(rb'timestamp":(\d+)')
 class _Shifter:
     """Moves the times inside one stored JSON document. The document is split at each ``"YYYY-`` of a calendar year
     the history spans (a substring search in C), and each piece's first 15 bytes, ``MM-DDTHH:MM:SSZ``, are looked up
-    in a cache of the few ten thousand distinct seconds: a regex with a callback per time cost twice as much."""
+    in a cache of the few ten thousand distinct seconds (10–20 % faster than a regex with a callback per time, in
+    five pairs of copies of the demo's history)."""
 
     def __init__(self, delta: int, first: int, last: int) -> None:
         self.delta = delta
@@ -160,29 +161,18 @@ def copy_shifted(source: Path, target: Path, delta: int, kv: dict[str, str]) -> 
 
 
 def _shift(conn: sqlite3.Connection, shifter: _Shifter) -> None:
-    """Every table's times in one UPDATE each. The indexes on moved columns are dropped first and made again after
-    (one sorted build each): updated row by row, they cost ten times the rest of the copy."""
+    """Every table's times in one ``UPDATE`` each (dropping the indexes on moved columns and building them again
+    after measured no faster)."""
     conn.create_function("shift_json", 1, shifter.json, deterministic=True)
     conn.create_function("shift_sla", 1, shifter.sla_state, deterministic=True)
     for table in sorted(TIME_COLUMNS.keys() | JSON_COLUMNS.keys()):
-        times = TIME_COLUMNS.get(table, ())
-        moves = [f"{c} = {c} + {int(shifter.delta)}" for c in times]
-        moves += [f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE shift_json({c}) END" for c in JSON_COLUMNS.get(table, ())
-                  ]  # the change log's rows hold no JSON but for users and organizations: no call for a NULL
+        moves = [f"{c} = {c} + {int(shifter.delta)}" for c in TIME_COLUMNS.get(table, ())]
+        # No call for a NULL: the change log's rows hold JSON only for users and organizations.
+        moves += [f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE shift_json({c}) END"
+                  for c in JSON_COLUMNS.get(table, ())]
         if table == "sla_states":
             moves.append("json = shift_sla(json)")
-        indexes = [
-            (name, sql) for name, sql in conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-                (table,),
-            )
-            if any(re.search(rf"\b{column}\b", sql.split("(", 1)[1]) for column in times)
-        ]
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
         conn.execute(f"UPDATE {table} SET {', '.join(moves)}")  # noqa: S608 (names from the constants above)
-        for _, sql in indexes:
-            conn.execute(sql)
 
 
 def checkpointed(path: Path) -> None:
