@@ -2,10 +2,10 @@
 
 SQLite runs one write transaction at a time anyway, and each costs a ``BEGIN IMMEDIATE`` and a commit (with
 ``--synchronous full`` an fsync). So while a batch is open, the next writers of this process join it instead of
-queueing for the lock: their blocks run one after another on the batch's connection, each inside a savepoint (a
-block that fails takes back its own writes only), and the last one out commits them all. Every block's caller
-returns only after that commit, so an acknowledged write is a committed one, as before. A writer alone opens a
-batch of one and commits it at once: nothing changes for a lone client.
+queueing for the lock: their blocks run one after another on the batch's connection, each after the first inside a
+savepoint (a block that fails takes back its own writes only), and the last one out commits them all. Every
+block's caller returns only after that commit, so an acknowledged write is a committed one, as before. A writer
+alone opens a batch of one and commits it at once: nothing changes for a lone client.
 
 Order is kept: blocks run in turn under the batch's write lock and read the clock inside it, so their stamps and
 their change-log ``seq`` still follow commit order, and a reader that waits for the write in flight
@@ -55,22 +55,29 @@ class GroupCommit:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        """A block of writes: the batch's connection, inside this block's own savepoint; returns (or raises the
-        commit's error) once the batch that holds it has committed."""
+        """A block of writes on the batch's connection; returns (or raises the commit's error) once the batch that
+        holds it has committed.
+
+        The first block of a transaction begins it and runs without a savepoint (nothing else has run in it yet:
+        if it fails, the transaction is rolled back and the next block begins another), so a lone writer runs the
+        statements it ran before group commit; each later block runs in its own savepoint.
+        """
         if getattr(self._inside, "active", False):
             raise RuntimeError("a write transaction inside another one of the same thread would wait for itself")
-        batch, opener = self._join()
+        batch = self._join()
         failed = False
         try:
             with batch.turn:
-                if opener:
+                first = batch.transaction is None
+                if first:
                     self._start(batch)
-                if batch.error is not None:
-                    raise batch.error  # the batch could not begin
                 self._inside.active = True
                 try:
-                    with batch.conn.begin_nested():
-                        yield batch.conn
+                    if first:
+                        yield from self._first_block(batch)
+                    else:
+                        with batch.conn.begin_nested():
+                            yield batch.conn
                 finally:
                     self._inside.active = False
         except BaseException:
@@ -79,7 +86,19 @@ class GroupCommit:
         finally:
             self._leave(batch, failed)
 
-    def _join(self) -> tuple[_Batch, bool]:
+    def _first_block(self, batch: _Batch) -> Iterator[Any]:
+        try:
+            yield batch.conn
+        except BaseException as error:
+            transaction, batch.transaction, batch.conn = batch.transaction, None, None
+            try:
+                if transaction is not None:
+                    transaction.__exit__(type(error), error, error.__traceback__)  # rolls back
+            finally:
+                self.in_flight.release()
+            raise
+
+    def _join(self) -> _Batch:
         with self._state:
             batch = self._open
             if batch is not None and batch.accepting:
@@ -88,19 +107,18 @@ class GroupCommit:
                 if batch.joined >= MAX_BATCH:
                     batch.accepting = False
                     self._open = None
-                return batch, False
+                return batch
             self._open = _Batch()
-            return self._open, True
+            return self._open
 
     def _start(self, batch: _Batch) -> None:
-        """The opener begins the shared transaction (after the batch before it has committed)."""
+        """Begin the batch's transaction (once the process's batch before it has committed)."""
         self.in_flight.acquire()
         try:
             transaction = self._begin()
             batch.conn = transaction.__enter__()
             batch.transaction = transaction
-        except BaseException as error:
-            batch.error = error
+        except BaseException:
             self.in_flight.release()
             raise
 
