@@ -44,20 +44,22 @@ def _value(store: Store, key: str) -> str | None:
 class _Held:
     """A write whose block waits until released: the batch it opens stays open while others join it."""
 
-    def __init__(self, store: Store, key: str) -> None:
+    def __init__(self, store: Store, key: str, fail: bool = False) -> None:
         self.inside, self.release, self.done = threading.Event(), threading.Event(), threading.Event()
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(store, key))
+        self.thread = threading.Thread(target=self._run, args=(store, key, fail))
         self.thread.start()
         assert self.inside.wait(WAIT)
 
-    def _run(self, store: Store, key: str) -> None:
+    def _run(self, store: Store, key: str, fail: bool) -> None:
         try:
             with store.writing() as w:
                 w.kv_set(key, "held")
                 self.inside.set()
                 self.release.wait(WAIT)
-        except StoreError as error:
+                if fail:
+                    raise ValueError(key)
+        except (StoreError, ValueError) as error:
             self.error = error
         self.done.set()
 
@@ -113,6 +115,19 @@ def test_a_block_that_fails_takes_back_only_its_own_writes(store: Store) -> None
         thread.join(WAIT)
     assert errors == ["ValueError: k2"]
     assert [_value(store, k) for k in ("k0", "k1", "k2", "k3")] == ["held", "written", None, "written"]
+
+
+def test_when_the_block_that_began_a_batch_fails_the_next_one_begins_it_again(store: Store) -> None:
+    commits = _commits(store)
+    held = _Held(store, "k0", fail=True)
+    threads, errors = _writers(store, ["k1", "k2"])
+    _joined(store, 2)
+    held.release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert held.done.wait(WAIT) and str(held.error) == "k0" and not errors
+    assert len(commits) == 1
+    assert [_value(store, k) for k in ("k0", "k1", "k2")] == [None, "written", "written"]
 
 
 def test_no_writer_returns_before_the_commit_that_holds_its_write(store: Store) -> None:
