@@ -12,9 +12,14 @@ from deskstream.service import Actor, Desk
 from deskstream.service.auth import Principal
 
 
-def get_desk(request: Request) -> Desk:
+def desk_of(request: Request) -> Desk:
     desk: Desk = request.app.state.desk
     return desk
+
+
+async def get_desk(request: Request) -> Desk:
+    """The app's desk (``async`` as :func:`agent` is: nothing here waits)."""
+    return desk_of(request)
 
 
 def current_user(request: Request) -> Principal:
@@ -23,20 +28,21 @@ def current_user(request: Request) -> Principal:
     The client address is the connection's peer (the ASGI ``client``), never a header a client could write.
     """
     client = request.client.host if request.client else None
-    principal = get_desk(request).auth.authenticate(request.headers.get("authorization"), client)
+    principal = desk_of(request).auth.authenticate(request.headers.get("authorization"), client)
     request.state.principal = principal
     return principal
 
 
-def agent(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
-    """Agents and admins; 403 for end users."""
+async def agent(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """Agents and admins; 403 for end users. (``async``: a check with no I/O runs on the event loop, where a plain
+    function would cost a hop to a worker thread and back on every request.)"""
     if not principal.is_agent:
         raise Forbidden()
     return principal
 
 
-def admin(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
-    """Admins only; 403 for agents and end users."""
+async def admin(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """Admins only; 403 for agents and end users (``async`` as :func:`agent` is)."""
     if not principal.is_admin:
         raise Forbidden()
     return principal

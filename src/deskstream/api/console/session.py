@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from deskstream.api.console.web import BASE, ConsoleRoute, form_of, page, redirect, same_origin
-from deskstream.api.deps import current_user, get_desk
+from deskstream.api.deps import current_user, desk_of
 from deskstream.exceptions import Forbidden, RateLimited, Unauthenticated
 from deskstream.service.auth import Principal
 from deskstream.service.console_sessions import SESSION_SECONDS, ConsoleSessions
@@ -44,7 +44,7 @@ def console_admin(request: Request) -> Principal:
         user_id = _sessions(request).user_of(request.cookies.get(COOKIE))
         if user_id is None:
             raise Unauthenticated()
-        principal = get_desk(request).auth.principal_of(user_id)
+        principal = desk_of(request).auth.principal_of(user_id)
         request.state.principal = principal
     if not principal.is_admin:
         raise Forbidden()
@@ -73,7 +73,7 @@ async def login(request: Request) -> Response:
     email, password, target = form.get("email", "").strip(), form.get("password", ""), _next_page(form.get("next"))
     client = request.client.host if request.client else None
     try:
-        principal = await run_in_threadpool(get_desk(request).auth.sign_in, email, password, client)
+        principal = await run_in_threadpool(desk_of(request).auth.sign_in, email, password, client)
     except Unauthenticated:
         return page(request, "login.html", 401, next=target, email=email, error=WRONG)
     except RateLimited as refused:
