@@ -217,6 +217,7 @@ def test_a_naive_time_based_client_trapped_by_tie_overflow_stall_is_flagged_posi
     stalled = [entry["id"] for entry in recorded[2:]]
     assert anomalies(sim, recorded[0]["client"]) == [("position_stalled", stalled[0]), ("position_stalled", stalled[1])]
     assert [entry["anomalies"] for entry in recorded] == [[], [], ["position_stalled"], ["position_stalled"]]
+    assert {entry["fault"] for entry in recorded} == {"tie_overflow"}  # the fault that shaped every page
 
 
 def test_a_client_asking_a_served_position_again_is_flagged_repeated_page(sim: AppServer) -> None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from deskstream.api import metrics, recording
 from deskstream.api.deps import Admin, DeskDep
 from deskstream.api.errors import ERRORS
+from deskstream.api.faults import FAULT_STATE
 from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
 from deskstream.api.responses import link, raw_response
 from deskstream.exceptions import NotFound
@@ -73,6 +74,15 @@ def _late(request: Request, now: int) -> Hidden | None:
     return (lambda item_id, time: plan.is_late(item_id, time, now)) if plan.late_commit_s else None
 
 
+def _shaped_by_faults(request: Request, ties: bool, late: Hidden | None) -> None:
+    """Name the faults that shaped this page for the request journal, beside any the middleware applied
+    (``tie_overflow`` cuts a time-based page inside a second; ``late_commit`` hides items it moves past)."""
+    shaped = [name for name, on in (("tie_overflow", ties), ("late_commit", late is not None)) if on]
+    if shaped:
+        state = request.scope.setdefault("state", {})
+        state[FAULT_STATE] = ",".join([*filter(None, [state.get(FAULT_STATE)]), *shaped])
+
+
 def _start_time(request: Request, stream: Stream, now: int) -> tuple[int, bool]:
     """The request's ``start_time`` and whether it may be served (a too recent one is 422 unless the stream
     answers it with an empty page)."""
@@ -118,8 +128,10 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
             # A sample has no next page to stall on, so it is cut at 50 even inside a second.
             split_ties = sample or _split_ties(request)
             selection = _selection(request, stream, includes)
-            page = time_page(scans, selection, start, visible_until(now), per_page, split_ties, _late(request, now))
+            late = _late(request, now)
+            page = time_page(scans, selection, start, visible_until(now), per_page, split_ties, late)
             loaded = _sideload(scans, stream, page, includes, now)
+        _shaped_by_faults(request, split_ties and not sample, late)
     metrics.export_page(request, key, page.count)
     end_time = page.last.time if page.last else start
     if not sample:
@@ -144,8 +156,10 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
     after = decode_cursor(cursor) if cursor else Position(_start_time(request, stream, now)[0], 0)
     with desk.store.scanning() as scans:
         selection = _selection(request, stream, includes)
-        page = cursor_page(scans, selection, after, visible_until(now), per_page, _late(request, now))
+        late = _late(request, now)
+        page = cursor_page(scans, selection, after, visible_until(now), per_page, late)
         loaded = _sideload(scans, stream, page, includes, now)
+    _shaped_by_faults(request, False, late)
     metrics.export_page(request, key, page.count)
     after_cursor = encode_cursor(page.last or after)
     recording.page_served(request, {"after_cursor": after_cursor}, page.end_of_stream)
