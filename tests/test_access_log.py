@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orjson
-
-from conftest import ADMIN
+from tests.conftest import ADMIN
 
 if TYPE_CHECKING:
     from conftest import Server  # the session's server fixture type (tests/conftest.py)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tests.conftest import free_port
 from tests.generate.histories import rows
 
-from conftest import free_port
 from deskstream import demo
 from deskstream.clock import FixedClock
 from deskstream.domain.people import UserInput
