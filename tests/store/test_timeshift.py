@@ -4,6 +4,7 @@ in the columns and inside the stored JSON, and nothing else changes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -48,12 +49,15 @@ def moved(before: Any, after: Any, key: str = "") -> None:
         assert after == before, key
 
 
+def _both(pair: tuple[Store, Store], table: str, names: Sequence[str]) -> tuple[list[Any], list[Any]]:
+    """The columns of every row of ``table``, in the source and in its shifted copy, in row order."""
+    select = f"SELECT {', '.join(names)} FROM {table} ORDER BY rowid"
+    return rows(pair[0], select), rows(pair[1], select)
+
+
 @pytest.mark.parametrize("table", sorted(timeshift.TIME_COLUMNS))
 def test_every_time_column_moves_by_the_same_seconds(pair: tuple[Store, Store], table: str) -> None:
-    source, target = pair
-    columns = ", ".join(timeshift.TIME_COLUMNS[table])
-    before = rows(source, f"SELECT {columns} FROM {table} ORDER BY rowid")
-    after = rows(target, f"SELECT {columns} FROM {table} ORDER BY rowid")
+    before, after = _both(pair, table, timeshift.TIME_COLUMNS[table])
     assert len(before) == len(after)
     for old, new in zip(before, after, strict=True):
         assert [None if v is None else v + DELTA for v in old] == list(new)
@@ -61,10 +65,7 @@ def test_every_time_column_moves_by_the_same_seconds(pair: tuple[Store, Store], 
 
 @pytest.mark.parametrize("table", sorted(timeshift.JSON_COLUMNS))
 def test_the_stored_json_moves_its_times_and_keeps_everything_else(pair: tuple[Store, Store], table: str) -> None:
-    source, target = pair
-    columns = ", ".join(timeshift.JSON_COLUMNS[table])
-    before = rows(source, f"SELECT {columns} FROM {table} ORDER BY rowid")
-    after = rows(target, f"SELECT {columns} FROM {table} ORDER BY rowid")
+    before, after = _both(pair, table, timeshift.JSON_COLUMNS[table])
     assert len(before) == len(after) and (table in ("job_statuses",) or before)
     for old, new in zip(before, after, strict=True):
         for old_body, new_body in zip(old, new, strict=True):
