@@ -8,8 +8,9 @@ feed is followed from the ``resync_since`` the 410 named (every change up to it 
 hold).
 
 Each page's changes are split by resource into the streams' tables; each stream's checkpoint carries the feed's
-position (``feed``) beside whatever the exports left there, and is written with the stream's rows. A crash between
-two streams' writes leaves some streams ahead: the next run resumes from the lowest position and replays what the
+position (``feed``) beside whatever the exports left there, and is written with the stream's rows. A page is one
+write to the target (one transaction in a database; a file target's streams are written one after another, and a
+crash between two leaves some streams ahead): the next run resumes from the lowest position and replays what the
 others hold already, in order, so each record ends at its newest version.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from deskstream.sync.report import Report
 from deskstream.sync.streams import PER_PAGE, STREAMS, LoopDetected, prefetched
-from deskstream.sync.targets import Target
+from deskstream.sync.targets import Pending, Target
 from deskstream.sync.upstream import Gone, NotOffered, SyncError, Upstream
 
 PATH = "/api/v2/incremental/changes"
@@ -53,7 +54,7 @@ def run(upstream: Upstream, target: Target, streams: list[str], report: Report,
                     return errors
                 for name in streams:
                     checkpoints[name] = {**(target.checkpoint(name) or {}), "feed": since}
-                    target.write(name, [], checkpoints[name])
+                target.write([Pending(name, [], checkpoints[name]) for name in streams])
         else:
             raise SyncError(f"the change feed expired {MAX_RESYNCS} times in one run: its retention is shorter than "
                             "a resync takes")  # fmt: skip
@@ -96,11 +97,13 @@ def _follow(upstream: Upstream, target: Target, since: int, checkpoints: dict[st
             if change.get("resource") in by_stream:
                 by_stream[change["resource"]].append(change["record"])
         since = int(page.get("last_seq", since))
+        pending = []
         for name, items in by_stream.items():
             stream = STREAMS[name]
             through = max([int(checkpoints[name].get("through", 0)), *map(stream.version, items)])
             checkpoints[name] = {**checkpoints[name], "feed": since, "through": through}
-            written = target.write(name, stream.rows(items), checkpoints[name])
+            pending.append(Pending(name, stream.rows(items), checkpoints[name]))
+        for (name, items), written in zip(by_stream.items(), target.write(pending), strict=True):
             report.add(name, items=len(items), stored=written.stored, duplicates=written.duplicates,
                        deletes=written.deletes, pages=1 if items else 0)  # fmt: skip
         report.add(NAME, items=len(page.get("changes") or []), pages=1)

@@ -37,9 +37,7 @@ class LoopDetected(SyncError):
 
 
 def _epoch(value: Any) -> int:
-    if isinstance(value, int | float):
-        return int(value)
-    return _parsed(str(value))
+    return _parsed(value) if isinstance(value, str) else int(value)
 
 
 @lru_cache(maxsize=4096)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from rich.table import Table
 
 from deskstream.sync.streams import STREAMS, follow
-from deskstream.sync.targets import Row, Target
+from deskstream.sync.targets import Pending, Row, Target
 from deskstream.sync.targets.sql import SqlTarget
 from deskstream.sync.upstream import Upstream
 
@@ -64,7 +64,7 @@ def check_stream(upstream: Upstream, target: Target, name: str, start_time: int)
         try:
             for page in follow(upstream, stream, {"start_time": start_time}):
                 rows = [Row(int(i["id"]), stream.version(i), None, "", "") for i in page.items]
-                served.write(name, rows, {})  # keeps the newest version of each id
+                served.write([Pending(name, rows, {})])  # keeps the newest version of each id
             return compare(name, served.versions(name), target.versions(name))
         finally:
             served.close()

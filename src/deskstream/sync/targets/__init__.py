@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deskstream.sync.targets.base import Row, Target, Written
+from deskstream.sync.targets.base import Pending, Row, Target, Written
 from deskstream.sync.upstream import SyncError
 
 
@@ -32,4 +32,4 @@ def open_target(url: str, existing: bool = False) -> Target:
                     "duckdb:///FILE, jsonl:DIR or parquet:DIR)")  # fmt: skip
 
 
-__all__ = ["Row", "Target", "Written", "open_target"]
+__all__ = ["Pending", "Row", "Target", "Written", "open_target"]

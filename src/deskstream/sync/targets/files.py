@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from deskstream.sync.targets.base import Row, Written
+from deskstream.sync.targets.base import Pending, Row, Written
 from deskstream.sync.targets.sql import SqlTarget
 from deskstream.sync.upstream import SyncError
 
@@ -57,10 +57,15 @@ class FileTarget:
     def close(self) -> None:
         self.index.close()
 
-    def write(self, stream: str, rows: list[Row], checkpoint: dict[str, Any]) -> Written:
-        self._repair(stream)
+    def write(self, pages: list[Pending]) -> list[Written]:
+        """Each page in a transaction of its own: a Parquet part is numbered from the committed checkpoint, and a
+        file's fsync costs more than the commit that sharing a transaction would save."""
         append = self._append_jsonl if self.kind == "jsonl" else self._append_parquet
-        return self.index.write(stream, rows, checkpoint, before_commit=lambda fresh: append(stream, fresh))
+        written: list[Written] = []
+        for page in pages:
+            self._repair(page.stream)
+            written += self.index.write([page], before_commit=append)
+        return written
 
     # -- JSONL ------------------------------------------------------------------------------------------------------
     def _jsonl(self, stream: str) -> Path:
