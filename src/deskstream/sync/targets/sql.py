@@ -126,16 +126,17 @@ class SqlTarget:
         (whose ids grow with time), look up only the few that the page before already held."""
         quoted = conn.dialect.identifier_preparer.quote(stream)
         largest = conn.exec_driver_sql(f"SELECT max(id) FROM {quoted}").scalar()
-        known = [r.id for r in rows if largest is not None and r.id <= largest]
-        stored: dict[int, tuple[int, str]] = {}
-        if known:
+        known = [r.id for r in rows if r.id <= largest] if largest is not None else []
+        if not known:
+            fresh = rows
+        else:
             among, ids = _among(conn, known)
             query = f"SELECT id, version, digest FROM {quoted} WHERE {among}"
             stored = {row[0]: (row[1], row[2]) for row in conn.exec_driver_sql(query, (ids,))}
-        fresh = [r for r in rows if r.id not in stored or _newer(r, *stored[r.id])]
-        if replaced := [r.id for r in fresh if r.id in stored]:
-            among, ids = _among(conn, replaced)
-            conn.exec_driver_sql(f"DELETE FROM {quoted} WHERE {among}", (ids,))
+            fresh = [r for r in rows if r.id not in stored or _newer(r, *stored[r.id])]
+            if replaced := [r.id for r in fresh if r.id in stored]:
+                among, ids = _among(conn, replaced)
+                conn.exec_driver_sql(f"DELETE FROM {quoted} WHERE {among}", (ids,))
         if fresh:
             self._insert(conn, quoted, fresh if self.with_data else [(*r[:-1], None) for r in fresh])
         return fresh
