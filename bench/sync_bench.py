@@ -1,6 +1,7 @@
 """deskstream sync's throughput and memory, beside the server's own HTTP export rate measured in the same run.
 
     python bench/sync_bench.py [--quick | --smoke]
+    python bench/sync_bench.py --ratio-only SIZE [--rounds N]
 
 For two history sizes (10k and 100k tickets; 1k and 5k with ``--quick``): the five streams read over HTTP by a bare
 loop that only decodes pages (the limit: what a client that writes nothing can do), then ``deskstream sync`` into
@@ -11,10 +12,15 @@ into the compatibility suite's cached environment) on the streams it shares with
 users, organizations, ticket_metric_events): its records/s and whether its record set equals the source's. Then a
 sync killed with SIGKILL at random points (20 times; 3 with ``--quick``) and finished, and whether ``verify``
 passes. Peak RSS flat in N: the ratio of the larger history's to the smaller's.
+
+``--ratio-only SIZE`` measures only the limit and the sync into SQLite, over one history of SIZE tickets, ``--rounds``
+times (3 by default), each sync against the limit of its own round: what to watch while working on the sync's rate,
+which moves from run to run on a shared machine.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import signal
 import subprocess
@@ -182,8 +188,36 @@ def run(mode: str = "quick") -> dict[str, Result]:
     return results
 
 
+def ratio_only(size: int, rounds: int) -> dict[str, Result]:
+    """The limit and the sync into SQLite over one history of ``size`` tickets, ``rounds`` times."""
+    results: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory(prefix="deskstream-sync-bench-") as tmp:
+        db = f"sqlite:///{tmp}/up.db"
+        seed_accounts(db)
+        store = Store(db)
+        generate(store, size, 30, seed=1, end=int(time.time()) - 600)
+        store.dispose()
+        label = f"{size // 1000}k" if size >= 1000 else str(size)
+        with serve(db) as base, httpx.Client(base_url=base, auth=AUTH, timeout=120) as client:
+            client.get("/api/v2/users/me")
+            for n in range(1, rounds + 1):
+                items, seconds = min((http_walk(client) for _ in range(2)), key=lambda r: r[1])
+                results[f"export_http_{label}_round{n}"] = result(items / seconds, "items/s (5 streams)")
+                status, took, _ = sync(base, f"sqlite:///{tmp}/mirror-{n}.db")
+                assert status == 0, "the sync failed"
+                results[f"sync_sqlite_{label}_round{n}"] = result(items / took, "items/s", items / seconds)
+    return results
+
+
 def main() -> None:
-    results = run(mode_of_arguments(__doc__))
+    if "--ratio-only" in sys.argv:
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--ratio-only", type=int, required=True, metavar="SIZE", help="tickets in the history")
+        parser.add_argument("--rounds", type=int, default=3, help="limit and sync, this many times")
+        args = parser.parse_args()
+        results = ratio_only(args.ratio_only, args.rounds)
+    else:
+        results = run(mode_of_arguments(__doc__))
     print_table(results)
     print(orjson.dumps(results).decode())
 
