@@ -46,6 +46,48 @@ END_USER = (demo.USER_EMAIL, demo.PASSWORD)
 STARTUP_SECONDS = float(os.environ.get("DESKSTREAM_TEST_STARTUP_SECONDS", "300"))
 
 
+#: The TLS context every test's httpx client shares: httpx otherwise builds one per client, loading certifi's bundle
+#: (27 ms of CPU each), and the suite's clients of plain-HTTP servers number in the thousands.
+TLS = httpx.create_ssl_context()
+
+
+def http_client(base_url: str, **kwargs: Any) -> httpx.Client:
+    """An httpx client of ``base_url`` on the shared :data:`TLS` context."""
+    return httpx.Client(base_url=base_url, verify=TLS, **kwargs)
+
+
+#: The longest units of work (a module, or tests/compat as one), started first so that the workers finish together.
+LONGEST_FIRST = ("tests/compat", "tests/sync/test_sync.py", "tests/generate/test_demo.py",
+                 "tests/bench/test_bench_smoke.py", "tests/api/test_load.py", "tests/sync/test_sync_feed.py",
+                 "tests/api/test_security.py", "tests/sync/test_sync_memory.py", "tests/testing/test_plugin_fixture.py")
+
+
+def unit_of(nodeid: str) -> str:
+    """What runs whole on one pytest-xdist worker: a module, so that its module-scoped servers start once; or
+    tests/compat, whose modules share session fixtures (the demo history, the clients' environments, the background
+    syncs that its last modules read)."""
+    module = nodeid.split("::", 1)[0]
+    return "tests/compat" if module.startswith("tests/compat/") else module
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest units first (a stable sort: within a unit, the order is what it was)."""
+    rank = {unit: n for n, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(unit_of(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scope scheduling, in collection order (``--no-loadscope-reorder``), by :func:`unit_of`."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return UnitScheduling(config, log)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -62,7 +104,7 @@ class Server:
     clients: list[httpx.Client] = field(default_factory=list, kw_only=True)
 
     def client(self, auth: tuple[str, str] | None = ADMIN, **kwargs: object) -> httpx.Client:
-        client = httpx.Client(base_url=self.base_url, auth=auth, timeout=30, **kwargs)  # type: ignore[arg-type]
+        client = http_client(self.base_url, auth=auth, timeout=30, **kwargs)
         self.clients.append(client)
         return client
 
@@ -195,7 +237,7 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()}")
         try:
-            if httpx.get(f"{base_url}/openapi.json", timeout=5).status_code == 200:
+            if httpx.get(f"{base_url}/openapi.json", timeout=5, verify=TLS).status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.1)

@@ -142,7 +142,9 @@ def pg_database(purpose: str, migrated: bool = True) -> Iterator[Store]:
 def follow_cursor(base_url: str, url: str, seen: list[int], where: list[str]) -> None:
     """Read the tickets' cursor export from ``url`` to its end, as a sync client does: the ids served go to
     ``seen``, and the ``after_url`` it stopped at to ``where`` (to resume from later)."""
-    with httpx.Client(base_url=base_url, auth=(demo.ADMIN_EMAIL, demo.PASSWORD), timeout=120) as reader:
+    from tests.conftest import http_client
+
+    with http_client(base_url, auth=(demo.ADMIN_EMAIL, demo.PASSWORD), timeout=120) as reader:
         page = reader.get(url).json()
         while True:
             seen.extend(t["id"] for t in page["tickets"])

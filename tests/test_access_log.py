@@ -10,7 +10,7 @@ import orjson
 from tests.conftest import ADMIN
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 REQUEST_LINE = '"GET /api/v2/users/me.json HTTP/1.1" 200'
 

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 import httpx
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
-
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
+from tests.conftest import http_client
 
 from deskstream.cli import cli
 from deskstream.settings import Settings
 from deskstream.store import Store
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def test_a_duplicate_user_or_an_unknown_email_is_a_clean_usage_error(tmp_path: P
 
 def test_serve_with_two_workers_answers_from_both_on_one_database(make_server: Callable[..., Server]) -> None:
     server = make_server("--rate-limit", "off", "--workers", "2")
-    with httpx.Client(base_url=server.base_url, auth=("admin@example.com", "deskstream"), timeout=30) as client:
+    with http_client(server.base_url, auth=("admin@example.com", "deskstream"), timeout=30) as client:
         created = [
             client.post("/api/v2/tickets", json={"ticket": {"comment": {"body": f"w{i}"}}}).json()["ticket"]["id"]
             for i in range(6)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from conftest import seed_accounts
+from tests.conftest import seed_accounts
 
 from deskstream.clock import FixedClock
 from deskstream.domain.people import OrganizationInput, UserInput
-from deskstream.domain.timefmt import iso
 from deskstream.domain.tickets import CommentInput, TicketInput
+from deskstream.domain.timefmt import iso
 from deskstream.service import Actor, Desk
 from deskstream.store import Store
 

@@ -12,15 +12,17 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import select
+from tests.helpers import (
+    create_ticket,
+    sim,  # noqa: F401  (fixture: this module's server on the simulated clock)
+)
 
 from deskstream import demo
 from deskstream.clock import SimClock
 from deskstream.store import schema
-from tests.helpers import create_ticket
-from tests.helpers import sim  # noqa: F401  (fixture: this module's server on the simulated clock)
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
 

@@ -18,7 +18,7 @@ from deskstream import demo
 from deskstream.store import schema
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 UNAUTHENTICATED = {"error": "Couldn't authenticate you"}
 FORBIDDEN = {

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import ADMIN, AGENT, END_USER, Server, seed_accounts
 
-from conftest import ADMIN, AGENT, END_USER, Server, seed_accounts
 from deskstream import demo
 from deskstream.clock import FixedClock
 from deskstream.domain.people import GroupInput

@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import ADMIN, start_server
+from tests.conftest import ADMIN, http_client, start_server
 from tests.helpers import seeded_database_url
 
 from deskstream.store import Store, schema
@@ -36,7 +36,7 @@ def test_after_kill_9_every_acknowledged_write_is_there_and_nothing_is_half_writ
             lock = threading.Lock()
 
             def write(n: int) -> None:
-                client = httpx.Client(base_url=server.base_url, auth=ADMIN, timeout=10)
+                client = http_client(server.base_url, auth=ADMIN, timeout=10)
                 mine: list[int] = []
                 k = 0
                 try:

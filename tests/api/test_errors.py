@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from deskstream.store import schema
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 LIMIT = 1_048_576  # the default max_body_bytes
 MISSING = 987_654_321

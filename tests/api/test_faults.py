@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from tests.conftest import ADMIN, AGENT, ProcessServer
+from tests.conftest import ADMIN, AGENT, ProcessServer, http_client
 from tests.helpers import clock, create_ticket
 
 EXPORT = "/api/v2/incremental/tickets/cursor"
@@ -79,7 +79,7 @@ def test_truncate_closes_the_connection_mid_body(server: ProcessServer, admin: h
     create_ticket(admin)
     clock(admin, advance=120)
     faults(admin, truncate_rate=1)
-    with httpx.Client(base_url=server.base_url, auth=ADMIN) as client, pytest.raises(httpx.RemoteProtocolError):
+    with http_client(server.base_url, auth=ADMIN) as client, pytest.raises(httpx.RemoteProtocolError):
         client.get(EXPORT, params={"start_time": 0})
     faults(admin)
     assert admin.get(EXPORT, params={"start_time": 0}).status_code == 200

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import AGENT, Server
 from incremental_history import KNOWN, seed_history
+from tests.conftest import AGENT, Server
 
 EXPORTS = "/api/v2/incremental"
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Server
 from incremental_history import KNOWN, seed_history
+from tests.conftest import Server
 
 #: Every ``tickets[i].<field>`` that seed 000's sample parser reads, and the keys of its sample body's tickets.
 SEED_000_TICKET_FIELDS = (

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.helpers import create_ticket
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 #: A value that, pasted into a query string unencoded, would end the parameter, add ``page=999`` and cut the rest
 #: off as a fragment.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import ADMIN, AGENT, start_server
+from tests.conftest import ADMIN, AGENT, http_client, start_server
 from tests.helpers import seeded_database_url
 
 CLIENTS = 200
@@ -46,7 +46,7 @@ def test_200_clients_over_two_servers_get_only_successes_and_the_export_budgets_
             def client(n: int) -> None:
                 rng = random.Random(n)
                 who = ADMIN if n % 2 else AGENT
-                with httpx.Client(base_url=servers[n % 2].base_url, auth=who, timeout=120) as http:
+                with http_client(servers[n % 2].base_url, auth=who, timeout=120) as http:
                     start.wait()
                     deadline = time.monotonic() + SECONDS
                     exporting = who == ADMIN  # exports are for admins

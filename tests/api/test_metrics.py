@@ -15,8 +15,8 @@ import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.conftest import ADMIN, AppServer, ProcessServer, Server, http_client, seed_accounts
 
-from conftest import ADMIN, AppServer, ProcessServer, Server, seed_accounts
 from deskstream import demo
 from deskstream.clock import FixedClock
 from deskstream.domain.people import UserInput
@@ -164,7 +164,7 @@ def test_two_workers_counts_are_summed_in_metrics(workers: ProcessServer) -> Non
 
 def test_log_json_writes_one_line_per_request_and_no_secret(workers: ProcessServer) -> None:
     email, password = OPS
-    with httpx.Client(base_url=workers.base_url, timeout=30) as client:
+    with http_client(workers.base_url, timeout=30) as client:
         page = client.get(
             "/api/v2/incremental/users.json", params={"start_time": 0, "note": SECRET_QUERY}, auth=(email, password)
         )

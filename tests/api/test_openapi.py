@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from deskstream.api.routes import ROUTERS
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

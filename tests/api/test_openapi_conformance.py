@@ -13,16 +13,15 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
-
-from conftest import ADMIN, AppServer, seed_accounts, start_app
-from helpers import pg_database
+from tests.conftest import ADMIN, AppServer, seed_accounts, start_app
+from tests.helpers import pg_database
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -57,13 +56,23 @@ def postgresql() -> Iterator[AppServer | str]:
     databases.__exit__(None, None, None)
 
 
-@schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_the_wire_matches_the_description_on_both_backends(case: Any, postgresql: AppServer | str) -> None:
+#: Every operation of the description, each a test of its own: an item that pytest-xdist's workers collect alike
+#: (schemathesis's own ``schema.parametrize()`` runs no case at all in a worker).
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
+def test_the_wire_matches_the_description_on_both_backends(operation: Any, postgresql: AppServer | str) -> None:
     """Each generated case is sent to both apps (generating the cases is most of this test's time)."""
-    case.call_and_validate(headers=AUTH, checks=CHECKS)
-    if isinstance(postgresql, AppServer):
-        case.call_and_validate(headers=AUTH, checks=CHECKS, app=postgresql.app)
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def conforms(case: Any) -> None:
+        case.call_and_validate(headers=AUTH, checks=CHECKS)
+        if isinstance(postgresql, AppServer):
+            case.call_and_validate(headers=AUTH, checks=CHECKS, app=postgresql.app)
+
+    conforms()
 
 
 def test_postgresql_takes_part_in_the_conformance_run(postgresql: AppServer | str) -> None:

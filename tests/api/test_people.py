@@ -11,7 +11,7 @@ import pytest
 from deskstream import demo
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
 AGENT = (demo.AGENT_EMAIL, demo.PASSWORD)

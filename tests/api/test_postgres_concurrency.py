@@ -15,10 +15,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import orjson
 from sqlalchemy import func, select, text
-from tests.conftest import ADMIN, ProcessServer, seed_accounts, start_server
+from tests.conftest import ADMIN, ProcessServer, http_client, seed_accounts, start_server
 from tests.helpers import follow_cursor, pg_database
 
 from deskstream.clock import SimClock
@@ -52,7 +51,7 @@ def test_concurrent_updates_on_two_servers_on_one_postgresql_serialize_and_lose_
 
             def write(n: int) -> None:
                 rng = random.Random(n)
-                clients = [httpx.Client(base_url=s.base_url, auth=ADMIN, timeout=60) for s in servers]
+                clients = [http_client(s.base_url, auth=ADMIN, timeout=60) for s in servers]
                 deadline, k = time.monotonic() + SECONDS, 0
                 while time.monotonic() < deadline:
                     ticket_id, k = rng.choice(ids), k + 1

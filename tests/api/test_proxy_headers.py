@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from tests.conftest import ADMIN, AGENT, ProcessServer
+from tests.conftest import ADMIN, AGENT, ProcessServer, http_client
 
 from deskstream.service.throttle import FAILURES_PER_ACCOUNT_AND_ADDRESS
 
@@ -17,7 +17,7 @@ WRONG = (ADMIN[0], "not-the-password")
 def spoofed_failures(server: ProcessServer) -> list[int]:
     """Wrong passwords for the admin, each claiming another client address: the statuses answered (the admin is
     then locked out from this address; the checks after sign in as the agent)."""
-    with httpx.Client(base_url=server.base_url, auth=WRONG) as client:
+    with http_client(server.base_url, auth=WRONG) as client:
         return [client.get("/api/v2/users/me", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
                 for n in range(FAILURES_PER_ACCOUNT_AND_ADDRESS + 2)]  # fmt: skip
 

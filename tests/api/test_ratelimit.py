@@ -6,18 +6,18 @@ The HTTP tests run servers with ``--clock sim`` and move the stored clock, so a 
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import ADMIN, AGENT, Server
+from tests.helpers import pg_database
 
-from conftest import ADMIN, AGENT, Server
 from deskstream.api.ratelimit import Bucket, DatabaseLimiter, Limiter, MemoryLimiter
 from deskstream.store import Store
-from tests.helpers import pg_database
 
 TICKETS = "/api/v2/incremental/tickets.json"
 SAMPLE = "/api/v2/incremental/tickets/sample.json"

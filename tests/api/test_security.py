@@ -23,6 +23,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
+from tests.conftest import ADMIN, AGENT, END_USER, AppServer, Server, http_client, seed_accounts, start_server
+from tests.helpers import clock, create_ticket, pg_database
 
 from deskstream import demo
 from deskstream.api.app import create_app
@@ -34,8 +36,6 @@ from deskstream.service.throttle import FAILURE_WINDOW, FAILURES_PER_ACCOUNT_AND
 from deskstream.settings import Settings
 from deskstream.store import Store, schema
 from deskstream.store.writer import Writer
-from tests.conftest import ADMIN, AGENT, END_USER, AppServer, Server, seed_accounts, start_server
-from tests.helpers import clock, create_ticket, pg_database
 
 UNAUTHENTICATED = {"error": "Couldn't authenticate you"}
 THROTTLED = {
@@ -346,7 +346,7 @@ def test_640_wrong_passwords_from_16_threads_on_two_processes_check_only_the_bud
         lock = threading.Lock()
 
         def guess(n: int) -> None:
-            with httpx.Client(base_url=servers[n % 2].base_url, auth=(demo.ADMIN_EMAIL, WRONG), timeout=60) as c:
+            with http_client(servers[n % 2].base_url, auth=(demo.ADMIN_EMAIL, WRONG), timeout=60) as c:
                 for _ in range(40):
                     status = c.get("/api/v2/users/me").status_code
                     with lock:
@@ -360,7 +360,7 @@ def test_640_wrong_passwords_from_16_threads_on_two_processes_check_only_the_bud
         assert statuses == {401: FAILURES_PER_ACCOUNT_AND_ADDRESS, 429: 640 - FAILURES_PER_ACCOUNT_AND_ADDRESS}
         elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")  # the owner, from another address
         for server in servers:
-            with httpx.Client(base_url=server.base_url, auth=ADMIN, transport=elsewhere) as owner:
+            with http_client(server.base_url, auth=ADMIN, transport=elsewhere) as owner:
                 assert owner.get("/api/v2/users/me").status_code == 200
             token = (f"{demo.ADMIN_EMAIL}/token", demo.ADMIN_TOKEN)
             assert httpx.get(f"{server.base_url}/api/v2/users/me", auth=token).status_code == 200

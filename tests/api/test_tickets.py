@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from sqlalchemy import func, select
-
-from deskstream.store import schema
 from tests.helpers import create_ticket
 
+from deskstream.store import schema
+
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 #: Every key of seed 000's sample ticket (the Zendesk ticket object that exports serve).
 SEED_000_TICKET_KEYS = {

@@ -24,7 +24,7 @@ from deskstream.service import Desk
 from deskstream.store import Store
 
 if TYPE_CHECKING:
-    from conftest import Server  # the session's server fixture type (tests/conftest.py)
+    from tests.conftest import Server  # the session's server fixture type (tests/conftest.py)
 
 ADMIN = (demo.ADMIN_EMAIL, demo.PASSWORD)
 SUMMARY = re.compile(r"Demo history: 5,000 tickets, [\d,]+ events, (generated|copied)[^\n]* in [\d.]+ s")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from tests.conftest import ADMIN, ProcessServer, start_server
+from tests.conftest import ADMIN, ProcessServer, http_client, start_server
 from tests.sync.test_sync import (
     FAULTS,
     assert_ctrl_c_stops_a_waiting_sync_at_once,
@@ -122,7 +122,7 @@ def test_a_position_past_the_retention_is_resynced_through_the_exports_then_foll
     server = start_server(tmp_path, "--clock", "sim", "--rate-limit", "off", "--change-sequence", "--retention", "1d")
     to, report = f"sqlite:///{tmp_path}/mirror.db", tmp_path / "summary.json"
     try:
-        with httpx.Client(base_url=server.base_url, auth=ADMIN) as admin:
+        with http_client(server.base_url, auth=ADMIN) as admin:
             create = {"ticket": {"subject": "Kept", "comment": {"body": "x"}}}
             assert all(admin.post("/api/v2/tickets", json=create).status_code == 201 for _ in range(3))
             assert deskstream("sync", server, to).returncode == 0  # through the feed, up to its high-water mark

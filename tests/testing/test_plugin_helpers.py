@@ -17,7 +17,7 @@ from deskstream.cli import cli
 from deskstream.testing import Zendesk
 
 if TYPE_CHECKING:
-    from conftest import ProcessServer  # tests/conftest.py
+    from tests.conftest import ProcessServer  # tests/conftest.py
 
 
 def exported(zendesk: Zendesk, stream: str = "tickets") -> list[dict[str, Any]]:
