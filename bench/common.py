@@ -91,10 +91,19 @@ def print_table(results: dict[str, Result]) -> None:
         print(f"{name:<{width}}  {r['value']:>12,.1f}  {r['unit']:<26}  {limit:>12}  {ratio:>6}")
 
 
-def mode_of_arguments(doc: str) -> str:
-    """The benchmark's size from its command line: ``--smoke`` (tiny: checks that it runs), ``--quick``, or full."""
+def size_parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's command line: its size, ``--smoke`` (tiny: checks that it runs), ``--quick``, or full; a
+    script adds its own options to it."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it runs, measures nothing")
-    args = parser.parse_args()
+    return parser
+
+
+def mode_of(args: argparse.Namespace) -> str:
     return "smoke" if args.smoke else "quick" if args.quick else "full"
+
+
+def mode_of_arguments(doc: str) -> str:
+    """The benchmark's size from its command line (:func:`size_parser`)."""
+    return mode_of(size_parser(doc).parse_args())

@@ -20,7 +20,6 @@ which moves from run to run on a shared machine.
 
 from __future__ import annotations
 
-import argparse
 import random
 import signal
 import subprocess
@@ -34,7 +33,7 @@ from typing import Any
 import httpx
 import orjson
 
-from common import Result, mode_of_arguments, print_table, result, seed_accounts, serve
+from common import Result, mode_of, print_table, result, seed_accounts, serve, size_parser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the compatibility suite's client environments
 from tests.compat.runners import Tap, client_env  # noqa: E402
@@ -143,18 +142,24 @@ def killed_and_finished(base: str, to: str, kills: int) -> bool:
     return finished and subprocess.run(verify, capture_output=True).returncode == 0
 
 
+def generated_history(directory: str, name: str, size: int) -> tuple[str, str]:
+    """A SQLite upstream in ``directory`` with the demo accounts and ``size`` tickets of generated history over 30
+    days, ending ten minutes ago; its URL, and the size as the results' names carry it (``10k``)."""
+    db = f"sqlite:///{directory}/{name}.db"
+    seed_accounts(db)
+    store = Store(db)
+    generate(store, size, 30, seed=1, end=int(time.time()) - 600)
+    store.dispose()
+    return db, f"{size // 1000}k" if size >= 1000 else str(size)
+
+
 def run(mode: str = "quick") -> dict[str, Result]:
     sizes, kills = MODES[mode]
     results: dict[str, Result] = {}
     rss: list[int] = []
     with tempfile.TemporaryDirectory(prefix="deskstream-sync-bench-") as tmp:
         for size in sizes:
-            db = f"sqlite:///{tmp}/up-{size}.db"
-            seed_accounts(db)
-            store = Store(db)
-            generate(store, size, 30, seed=1, end=int(time.time()) - 600)
-            store.dispose()
-            label = f"{size // 1000}k" if size >= 1000 else str(size)
+            db, label = generated_history(tmp, f"up-{size}", size)
             with serve(db) as base, httpx.Client(base_url=base, auth=AUTH, timeout=120) as client:
                 client.get("/api/v2/users/me")
                 items, seconds = min((http_walk(client) for _ in range(2)), key=lambda r: r[1])
@@ -192,12 +197,7 @@ def ratio_only(size: int, rounds: int) -> dict[str, Result]:
     """The limit and the sync into SQLite over one history of ``size`` tickets, ``rounds`` times."""
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="deskstream-sync-bench-") as tmp:
-        db = f"sqlite:///{tmp}/up.db"
-        seed_accounts(db)
-        store = Store(db)
-        generate(store, size, 30, seed=1, end=int(time.time()) - 600)
-        store.dispose()
-        label = f"{size // 1000}k" if size >= 1000 else str(size)
+        db, label = generated_history(tmp, "up", size)
         with serve(db) as base, httpx.Client(base_url=base, auth=AUTH, timeout=120) as client:
             client.get("/api/v2/users/me")
             for n in range(1, rounds + 1):
@@ -210,14 +210,12 @@ def ratio_only(size: int, rounds: int) -> dict[str, Result]:
 
 
 def main() -> None:
-    if "--ratio-only" in sys.argv:
-        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("--ratio-only", type=int, required=True, metavar="SIZE", help="tickets in the history")
-        parser.add_argument("--rounds", type=int, default=3, help="limit and sync, this many times")
-        args = parser.parse_args()
-        results = ratio_only(args.ratio_only, args.rounds)
-    else:
-        results = run(mode_of_arguments(__doc__))
+    parser = size_parser(__doc__)
+    parser.add_argument("--ratio-only", type=int, metavar="SIZE",
+                        help="only the limit and the sync into SQLite, over a history of SIZE tickets")
+    parser.add_argument("--rounds", type=int, default=3, help="with --ratio-only: limit and sync, this many times")
+    args = parser.parse_args()
+    results = ratio_only(args.ratio_only, args.rounds) if args.ratio_only else run(mode_of(args))
     print_table(results)
     print(orjson.dumps(results).decode())
 
