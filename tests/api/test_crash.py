@@ -7,6 +7,9 @@ commits durably by default. The test runs on both (PostgreSQL skips where no ser
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -125,6 +128,42 @@ def test_kill_9_of_a_server_with_workers_stops_its_workers_too(tmp_path: Path) -
             httpx.get(f"{server.base_url}/openapi.json", timeout=2)
     finally:
         server.stop()
+
+
+def _late_worker(started: float) -> None:
+    """A worker that reaches the app factory's watch only after its supervisor has died (a slow start)."""
+    from deskstream.api.app import _stop_with_supervisor
+
+    time.sleep(started)
+    _stop_with_supervisor(every=0.05)
+    time.sleep(60)
+
+
+def _supervisor(pids: multiprocessing.Queue[int], started: float) -> None:
+    worker = multiprocessing.get_context("spawn").Process(target=_late_worker, args=(started,))
+    worker.start()
+    pids.put(worker.pid or 0)
+    time.sleep(60)
+
+
+def test_a_worker_still_starting_when_its_supervisor_is_killed_stops_too() -> None:
+    """The watch compares with the process that spawned the worker, not with whoever is its parent by the time it
+    starts watching (by then, init)."""
+    spawn = multiprocessing.get_context("spawn")
+    pids: multiprocessing.Queue[int] = spawn.Queue()
+    supervisor = spawn.Process(target=_supervisor, args=(pids, 1.0))
+    supervisor.start()
+    worker = pids.get(timeout=30)
+    try:
+        supervisor.kill()
+        supervisor.join()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _serving(worker):
+            time.sleep(0.1)
+        assert not _serving(worker)
+    finally:
+        if _serving(worker):
+            os.kill(worker, signal.SIGKILL)
 
 
 def _serving(pid: int) -> bool:

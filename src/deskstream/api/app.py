@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -90,8 +91,10 @@ def app_from_env() -> FastAPI:
 def _stop_with_supervisor(every: float = 0.25) -> None:
     """A worker outlives a supervisor killed with ``kill -9`` (nothing tells it), and would keep serving and writing
     beside the server restarted in its place; so it watches its parent and, once orphaned, stops as on SIGTERM
-    (its requests in flight finish)."""
-    parent = os.getppid()
+    (its requests in flight finish). The parent is the one that spawned it (multiprocessing knows it), not whoever
+    is the parent by now: a supervisor killed while this worker was still starting has left it orphaned already."""
+    spawner = multiprocessing.parent_process()
+    parent = spawner.pid if spawner is not None and spawner.pid is not None else os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
