@@ -41,11 +41,16 @@ async def agent(principal: Annotated[Principal, Depends(current_user)]) -> Princ
     return principal
 
 
-async def admin(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
-    """Admins only; 403 for agents and end users (``async`` as :func:`agent` is)."""
+def require_admin(principal: Principal) -> Principal:
+    """Admins only; 403 for agents and end users."""
     if not principal.is_admin:
         raise Forbidden()
     return principal
+
+
+async def admin(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """Admins only (``async`` as :func:`agent` is)."""
+    return require_admin(principal)
 
 
 def actor_for(request: Request, principal: Principal) -> Actor:

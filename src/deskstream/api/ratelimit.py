@@ -21,22 +21,22 @@ counted on every request including the hot export path, uses :class:`MemoryLimit
 process, which is good enough for a figure that is never enforced. ``--rate-limit off`` disables both export
 buckets; the account figure is still sent.
 
-The dependencies depend on :func:`deskstream.api.deps.admin` themselves, so they always run after authentication:
-a 401 or 403 answer never spends the budget. They leave their headers in ``request.state.rate_limit_headers``;
-:class:`RateLimitHeaders` (pure ASGI) writes them on the answer, 429s included.
+:func:`admit_export` spends a budget only after authentication and the admin check, so a 401 or 403 answer never
+spends it. It leaves its headers in ``request.state.rate_limit_headers``; :class:`RateLimitHeaders` (pure ASGI)
+writes them on the answer, 429s included.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deskstream.api import metrics
-from deskstream.api.deps import admin
+from deskstream.api.deps import current_user, require_admin
 from deskstream.clock import Clock
 from deskstream.exceptions import RateLimited
 from deskstream.service.auth import Principal
@@ -50,9 +50,8 @@ __all__ = [
     "RateLimitHeaders",
     "RateLimits",
     "Window",
-    "incremental_rate_limit",
+    "admit_export",
     "install",
-    "sample_rate_limit",
 ]
 
 HEADERS_KEY = "rate_limit_headers"
@@ -181,16 +180,17 @@ def _limits(request: Request) -> RateLimits:
     return limits
 
 
-def incremental_rate_limit(request: Request, _: Annotated[Principal, Depends(admin)]) -> None:
-    """Count one incremental export request against the account's per-minute budget (after Admin auth)."""
-    limits = _limits(request)
-    limits.spend(request, limits.incremental)
+def admit_export(request: Request, sample: bool = False) -> Principal:
+    """Admit one export request: the caller (401), an admin (403), then one request of the per-minute budget, or of
+    the ``/sample`` budget (10 per 20 minutes), in that order (429).
 
-
-def sample_rate_limit(request: Request, _: Annotated[Principal, Depends(admin)]) -> None:
-    """Count one ``/sample`` request against its own budget, 10 per 20 minutes (after Admin auth)."""
+    A plain call, not a FastAPI dependency: the export routes call it first thing in the one worker-thread hop that
+    reads their page, where three sync dependencies (the caller, the budget, the route) cost three hops a page.
+    """
+    principal = require_admin(current_user(request))
     limits = _limits(request)
-    limits.spend(request, limits.sample)
+    limits.spend(request, limits.sample if sample else limits.incremental)
+    return principal
 
 
 class RateLimitHeaders:

@@ -11,5 +11,5 @@ from deskstream.api.routes import (
     tickets,
 )
 
-ROUTERS = [tickets.router, people.router, discovery.router, incremental.router, incremental.sample_router,
-           sla.router, deskstream_admin.router, journal.router, ticket_metrics.router]
+ROUTERS = [tickets.router, people.router, discovery.router, incremental.router, sla.router,
+           deskstream_admin.router, journal.router, ticket_metrics.router]

@@ -11,13 +11,13 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from deskstream.api import metrics
-from deskstream.api.deps import Admin, DeskDep
+from deskstream.api.deps import desk_of
 from deskstream.api.errors import ERRORS, documented
-from deskstream.api.ratelimit import incremental_rate_limit
+from deskstream.api.ratelimit import admit_export
 from deskstream.api.responses import link, raw_response
 from deskstream.export import changes as feed
 from deskstream.export.params import DEFAULT_PER_PAGE, MAX_PER_PAGE
@@ -26,7 +26,7 @@ from deskstream.service import Desk
 router = APIRouter(
     responses={**ERRORS, 410: documented("`since` is older than the retention window: resync, then follow from "
                                           "`resync_since`")},
-    prefix="/api/v2/incremental", tags=["change feed"], dependencies=[Depends(incremental_rate_limit)],
+    prefix="/api/v2/incremental", tags=["change feed"],
 )  # fmt: skip
 
 #: How often a waiting request looks for new changes.
@@ -50,8 +50,10 @@ def _read(desk: Desk, request: feed.FeedRequest, retention: int) -> feed.FeedPag
 
 
 @router.get("/changes", openapi_extra=PARAMETERS)
-async def incremental_changes(request: Request, desk: DeskDep, _: Admin) -> Response:
+async def incremental_changes(request: Request) -> Response:
     """Every change to every exported record after ``since``, in commit order; 410 once ``since`` has expired."""
+    await run_in_threadpool(admit_export, request)
+    desk = desk_of(request)
     wanted = feed.parse(request.query_params)
     retention: int = request.app.state.settings.retention
     deadline = time.monotonic() + wanted.wait

@@ -1,7 +1,9 @@
 """Zendesk's Incremental Exports (spec/exports.md): time-based, cursor-based and sample pages of every stream.
 
-Each handler parses the parameters (:mod:`deskstream.export.params`), reads one page in one read transaction
-(:mod:`deskstream.export.pages`) and frames the stored bytes (:mod:`deskstream.export.framing`); only
+Each handler admits the request (:func:`deskstream.api.ratelimit.admit_export`: the caller, an admin, the budget),
+parses the parameters (:mod:`deskstream.export.params`), reads one page in one read transaction
+(:mod:`deskstream.export.pages`) and frames the stored bytes (:mod:`deskstream.export.framing`), all in the one
+worker-thread hop FastAPI gives a plain route (the handlers take no dependencies, which would cost a hop each); only
 ``include=`` decodes items. Links are absolute, built from the request's own scheme and Host, and keep every other
 parameter of the request (``per_page``, ``include``, ``exclude_deleted``) as Zendesk's do.
 """
@@ -10,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from deskstream.api import metrics, recording
-from deskstream.api.deps import Admin, DeskDep
+from deskstream.api.deps import desk_of
 from deskstream.api.errors import ERRORS
 from deskstream.api.faults import FAULT_STATE
-from deskstream.api.ratelimit import incremental_rate_limit, sample_rate_limit
+from deskstream.api.ratelimit import admit_export
 from deskstream.api.responses import link, raw_response
 from deskstream.exceptions import NotFound
 from deskstream.export import sideloads
@@ -26,17 +28,9 @@ from deskstream.export.horizon import check_start_time, visible_until
 from deskstream.export.pages import Hidden, Page, cursor_page, page_before, time_page
 from deskstream.export.params import parse_flag, parse_includes, parse_per_page, parse_start_time
 from deskstream.export.streams import STREAMS, Selection, Stream
-from deskstream.service import Desk
 from deskstream.store.scans import Scans
 
-router = APIRouter(
-    responses=ERRORS,
-    prefix="/api/v2/incremental", tags=["incremental exports"], dependencies=[Depends(incremental_rate_limit)]
-)
-sample_router = APIRouter(
-    responses=ERRORS,
-    prefix="/api/v2/incremental", tags=["incremental exports"], dependencies=[Depends(sample_rate_limit)]
-)
+router = APIRouter(responses=ERRORS, prefix="/api/v2/incremental", tags=["incremental exports"])
 
 #: Zendesk's sample endpoints answer at most this many items.
 SAMPLE_SIZE = 50
@@ -113,8 +107,10 @@ def _sideload(
     return sideloads.Sideloaded(page.items)
 
 
-def time_export(request: Request, desk: Desk, key: str, sample: bool = False) -> Response:
+def time_export(request: Request, key: str, sample: bool = False) -> Response:
     """A time-based page: items with ``start_time <= time``, ending on a whole second (spec/exports.md)."""
+    admit_export(request, sample)
+    desk = desk_of(request)
     stream = STREAMS[key]
     includes = _includes(request, stream)
     per_page = parse_per_page(request.query_params.get("per_page"))
@@ -145,8 +141,10 @@ def time_export(request: Request, desk: Desk, key: str, sample: bool = False) ->
     return raw_response(request, frame(key, loaded.items, meta, loaded.arrays), only_stored=not includes)
 
 
-def cursor_export(request: Request, desk: Desk, key: str) -> Response:
+def cursor_export(request: Request, key: str) -> Response:
     """A cursor page: items strictly after the cursor's (time, id); ``start_time`` on the first call only."""
+    admit_export(request)
+    desk = desk_of(request)
     stream = STREAMS[key]
     query = request.query_params
     includes = _includes(request, stream)
@@ -173,11 +171,13 @@ def cursor_export(request: Request, desk: Desk, key: str) -> Response:
     return raw_response(request, frame(key, loaded.items, meta, loaded.arrays), only_stored=not includes)
 
 
-def metric_events_cursor(request: Request, desk: Desk) -> Response:
+def metric_events_cursor(request: Request) -> Response:
     """``ticket_metric_events`` with ``page[size]``: Zendesk's list cursor pagination (``meta``, ``links``).
 
     ``page[after]`` moves forward, ``page[before]`` back; ``has_more`` says whether more lie in that direction.
     """
+    admit_export(request)
+    desk = desk_of(request)
     stream = STREAMS["ticket_metric_events"]
     query = request.query_params
     size = parse_per_page(query.get("page[size]"), MAX_PAGE_SIZE, MAX_PAGE_SIZE, "page[size]")
@@ -211,57 +211,58 @@ def metric_events_cursor(request: Request, desk: Desk) -> Response:
 
 # time-based --------------------------------------------------------------------------------------------------------
 @router.get("/tickets", openapi_extra=TIME_BASED)
-def incremental_tickets(request: Request, desk: DeskDep, _: Admin) -> Response:
+def incremental_tickets(request: Request) -> Response:
     """Tickets changed at or after ``start_time`` (by ``generated_timestamp``), time-based."""
-    return time_export(request, desk, "tickets")
+    return time_export(request, "tickets")
 
 
 @router.get("/ticket_events", openapi_extra=TIME_BASED)
-def incremental_ticket_events(request: Request, desk: DeskDep, _: Admin) -> Response:
+def incremental_ticket_events(request: Request) -> Response:
     """Audit events at or after ``start_time``; ``include=comment_events`` adds each comment as a child event."""
-    return time_export(request, desk, "ticket_events")
+    return time_export(request, "ticket_events")
 
 
 @router.get("/ticket_metric_events", openapi_extra=TIME_BASED)
-def incremental_ticket_metric_events(request: Request, desk: DeskDep, _: Admin) -> Response:
+def incremental_ticket_metric_events(request: Request) -> Response:
     """SLA metric events at or after ``start_time``; with ``page[size]``, Zendesk's cursor pagination."""
     if "page[size]" in request.query_params:
-        return metric_events_cursor(request, desk)
-    return time_export(request, desk, "ticket_metric_events")
+        return metric_events_cursor(request)
+    return time_export(request, "ticket_metric_events")
 
 
 @router.get("/users", openapi_extra=TIME_BASED)
-def incremental_users(request: Request, desk: DeskDep, _: Admin) -> Response:
+def incremental_users(request: Request) -> Response:
     """Users changed at or after ``start_time`` (deleted ones with ``active: false``), time-based."""
-    return time_export(request, desk, "users")
+    return time_export(request, "users")
 
 
 @router.get("/organizations", openapi_extra=TIME_BASED)
-def incremental_organizations(request: Request, desk: DeskDep, _: Admin) -> Response:
+def incremental_organizations(request: Request) -> Response:
     """Organizations changed at or after ``start_time`` (deleted ones with ``deleted_at``), time-based."""
-    return time_export(request, desk, "organizations")
+    return time_export(request, "organizations")
 
 
 # cursor-based ------------------------------------------------------------------------------------------------------
 @router.get("/tickets/cursor", openapi_extra=CURSOR_BASED)
-def incremental_tickets_cursor(request: Request, desk: DeskDep, _: Admin) -> Response:
+def incremental_tickets_cursor(request: Request) -> Response:
     """Tickets in (``generated_timestamp``, id) order after ``cursor`` (or from ``start_time``)."""
-    return cursor_export(request, desk, "tickets")
+    return cursor_export(request, "tickets")
 
 
 @router.get("/users/cursor", openapi_extra=CURSOR_BASED)
-def incremental_users_cursor(request: Request, desk: DeskDep, _: Admin) -> Response:
+def incremental_users_cursor(request: Request) -> Response:
     """Users in (``updated_at``, id) order after ``cursor`` (or from ``start_time``)."""
-    return cursor_export(request, desk, "users")
+    return cursor_export(request, "users")
 
 
 # samples ------------------------------------------------------------------------------------------------------------
 SAMPLED = ("tickets", "ticket_events", "users", "organizations")
 
 
-@sample_router.get("/{resource}/sample", openapi_extra=TIME_BASED)
-def incremental_sample(resource: str, request: Request, desk: DeskDep, _: Admin) -> Response:
+@router.get("/{resource}/sample", openapi_extra=TIME_BASED)
+def incremental_sample(resource: str, request: Request) -> Response:
     """At most 50 items of a time-based export and no next page (Zendesk's own limit: 10 requests per 20 minutes)."""
     if resource not in SAMPLED:
+        admit_export(request, sample=True)  # the caller and the budget are checked before the path, as for the rest
         raise NotFound()
-    return time_export(request, desk, resource, sample=True)
+    return time_export(request, resource, sample=True)
