@@ -9,8 +9,11 @@ failed; 2 bad usage (bad options, a database URL that cannot be parsed, opened o
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -121,6 +124,7 @@ def serve(**options: Any) -> None:
     from deskstream.store import Store
     from deskstream.store.engine import masked
 
+    loading = _import_in_background("uvicorn", "deskstream.api.app")
     settings = Settings(**options)
     store = Store(settings.db, settings.synchronous, settings.public_url or None)
     store.migrate()
@@ -142,6 +146,7 @@ def serve(**options: Any) -> None:
             f'  try: curl -u {demo.ADMIN_EMAIL}:{demo.PASSWORD} -G -d "start_time=0" '
             f'-H "Accept: application/json" {base}/api/v2/incremental/tickets'
         )
+    loading.join()
     import uvicorn
 
     if settings.processes > 1:
@@ -161,6 +166,21 @@ def serve(**options: Any) -> None:
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **_logging(settings),
                     **_proxy_headers(settings))
+
+
+def _import_in_background(*modules: str) -> threading.Thread:
+    """Import the server's modules (FastAPI, uvicorn, the routes: most of a second) in a thread while the database
+    is migrated and the demo's history copied, whose SQLite work releases the GIL. A module that fails to import
+    here fails again, with its error, where it is used."""
+
+    def load() -> None:
+        for module in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="deskstream-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _logging(settings: Settings) -> dict[str, Any]:
