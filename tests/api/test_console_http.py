@@ -124,6 +124,16 @@ def test_signing_out_ends_the_session(sim: AppServer) -> None:
     assert client.get(CONSOLE).status_code == 303
 
 
+def test_a_copy_of_the_cookie_is_no_session_once_its_user_signed_out_and_a_new_sign_in_is(sim: AppServer) -> None:
+    client = signed_in(sim)
+    copied = browser(sim)
+    copied.cookies.set("deskstream_console", client.cookies["deskstream_console"], path=CONSOLE)
+    assert copied.get(CONSOLE).status_code == 200
+    assert client.post(f"{CONSOLE}/logout", headers=SAME_SITE).status_code == 303
+    assert copied.get(CONSOLE).status_code == 303
+    assert signed_in(sim).get(CONSOLE).status_code == 200
+
+
 @pytest.mark.parametrize("value", ["1.1700000000.forged", "x", "", "9" * 300, "1.1700000000"])
 def test_a_session_cookie_not_signed_by_the_server_is_no_session(sim: AppServer, value: str) -> None:
     client = browser(sim)

@@ -7,7 +7,9 @@ else is refused: 401 (a browser is sent to the sign-in form) or, signed in but n
 
 The sign-in form checks the email and password as basic auth does, through the same sign-in throttle, and answers
 every failure with the same words, whether the email exists or not. The cookie is ``HttpOnly``, ``SameSite=Strict``
-(``Secure`` over HTTPS) and scoped to the console's path; signing out clears it.
+(``Secure`` over HTTPS) and scoped to the console's path; signing out clears it and ends the session in the
+database too (:meth:`deskstream.service.console_sessions.ConsoleSessions.sign_out`), so a copy of the cookie is no
+good either.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout", dependencies=[SameOrigin])
 def logout(request: Request) -> Response:
+    _sessions(request).sign_out(request.cookies.get(COOKIE))
     answer = redirect(f"{BASE}/login")
     answer.delete_cookie(COOKIE, path=BASE, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return answer
