@@ -321,6 +321,14 @@ def _request_journal(conn: Connection) -> None:
     ).create(conn)
 
 
+def _request_journal_arrival(conn: Connection) -> None:
+    """Version 7: the journal's listing order (latest arrival first) as an index, so that a page of a large
+    ``--journal-size`` is a walk of the index, not a sort of the whole journal."""
+    m = MetaData()
+    table = Table("request_journal", m, Column("id", BigInteger), Column("at_ms", BigInteger))
+    Index("ix_request_journal_arrival", table.c.at_ms, table.c.id).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base tables", _base_tables),
     Migration(2, "rate limit counters", _rate_limit_counters),
@@ -328,6 +336,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "write-only ticket properties served empty", _empty_write_only_properties),
     Migration(5, "change log", _changes),
     Migration(6, "request journal", _request_journal),
+    Migration(7, "request journal arrival index", _request_journal_arrival),
 ]
 
 

@@ -254,3 +254,4 @@ request_journal = Table(
     Column("json", LargeBinary, nullable=False),
 )
 Index("ix_request_journal_client", request_journal.c.client, request_journal.c.id)
+Index("ix_request_journal_arrival", request_journal.c.at_ms, request_journal.c.id)  # the listing's order
