@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.faults = faults.Faults(faults.parse(settings.faults))
     app.state.console_sessions = ConsoleSessions(store)
     errors.install(app)
-    served = [*ROUTERS, metrics.router, *([changes.router] if settings.change_sequence else []), console.router]
+    served = [*([changes.router] if settings.change_sequence else []), *ROUTERS, metrics.router, console.router]
     for router in served:
         app.include_router(router)
     routes = [(r.path, r.methods) for router in served for r in router.routes if isinstance(r, APIRoute)]
