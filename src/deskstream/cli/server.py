@@ -20,31 +20,22 @@ if TYPE_CHECKING:
 @settings_options
 def serve(**options: Any) -> None:
     """Serve the Zendesk-compatible API (and, with --demo, a demo account and history)."""
-    from deskstream import demo, observability  # the server's modules: not for serve --help
+    from deskstream import observability  # the server's modules: not for serve --help
     from deskstream.store import Store
     from deskstream.store.engine import masked
 
     settings = Settings(**options)
     store = Store(settings.db, settings.synchronous, settings.public_url or None)
     store.migrate()
-    if settings.demo and not demo.is_seeded(store):
-        from deskstream.generate.report import install_demo
-
-        install_demo(console, store, int(time.time()))
+    if settings.demo:
+        _install_demo(store)
     if settings.scenario:
         settings = _load_scenario(store, settings)
     store.dispose()
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"deskstream serving {masked(settings.db)} at [bold]{base}[/bold]")
     if settings.demo or settings.scenario:
-        console.print(
-            f"  admin {demo.ADMIN_EMAIL} / {demo.PASSWORD} (API token {demo.ADMIN_TOKEN}); "
-            f"agent {demo.AGENT_EMAIL} / {demo.PASSWORD}; end user {demo.USER_EMAIL} / {demo.PASSWORD}"
-        )
-        console.print(
-            f'  try: curl -u {demo.ADMIN_EMAIL}:{demo.PASSWORD} -G -d "start_time=0" '
-            f'-H "Accept: application/json" {base}/api/v2/incremental/tickets'
-        )
+        _print_credentials(base)
     import uvicorn
 
     if settings.processes > 1:
@@ -64,6 +55,31 @@ def serve(**options: Any) -> None:
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **_logging(settings),
                     **_proxy_headers(settings))
+
+
+def _install_demo(store: Store) -> None:
+    """``--demo``: the demo's accounts and history on a database that does not hold them yet. The demo module and
+    the generator it imports load only here and for --scenario: a server without them never needs either."""
+    from deskstream import demo
+
+    if not demo.is_seeded(store):
+        from deskstream.generate.report import install_demo
+
+        install_demo(console, store, int(time.time()))
+
+
+def _print_credentials(base: str) -> None:
+    """The demo's documented credentials and a curl to try, for --demo and --scenario."""
+    from deskstream import demo
+
+    console.print(
+        f"  admin {demo.ADMIN_EMAIL} / {demo.PASSWORD} (API token {demo.ADMIN_TOKEN}); "
+        f"agent {demo.AGENT_EMAIL} / {demo.PASSWORD}; end user {demo.USER_EMAIL} / {demo.PASSWORD}"
+    )
+    console.print(
+        f'  try: curl -u {demo.ADMIN_EMAIL}:{demo.PASSWORD} -G -d "start_time=0" '
+        f'-H "Accept: application/json" {base}/api/v2/incremental/tickets'
+    )
 
 
 def _logging(settings: Settings) -> dict[str, Any]:
