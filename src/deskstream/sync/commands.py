@@ -1,7 +1,8 @@
 """``deskstream sync`` and ``deskstream verify`` as commands (spec/README.md § Interfaces; exit codes there).
 
 Credentials come from the options or the environment (``DESKSTREAM_TOKEN``, ``DESKSTREAM_PASSWORD``,
-``DESKSTREAM_BEARER``) and are never printed. The root group renders whatever escapes as one line.
+``DESKSTREAM_BEARER``) and are never printed. The root group renders whatever escapes as one line; it loads this
+module only for these two commands, and this module loads SQLAlchemy only for a target that is written with it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from deskstream.sync.report import Report
 from deskstream.sync.streams import STREAMS
 from deskstream.sync.targets import Target, open_target
 from deskstream.sync.upstream import AuthRefused, Credentials, SyncError, Upstream, base_url
-from deskstream.sync.verify import check_stream, table_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ENV: dict[str, Any] = {"auto_envvar_prefix": "DESKSTREAM"}
@@ -146,6 +146,9 @@ def sync_command(source: str, email: str, token: str | None, password: str | Non
 def verify_command(source: str, email: str, token: str | None, password: str | None, bearer: str | None,
                    target_url: str, streams: list[str], start_time: int) -> None:  # fmt: skip
     """Compare the mirror in TARGET with the upstream, stream by stream; exit 1 on any difference."""
+    # verify loads SQLAlchemy (its scratch copy is a SQLite target), which a jsonl or parquet sync goes without
+    from deskstream.sync.verify import check_stream, table_of
+
     report = Report(streams, console, live=False)
     upstream, target = _connect(source, email, token, password, bearer, target_url, report, existing=True)
     try:
