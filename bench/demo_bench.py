@@ -17,6 +17,10 @@ figures with another checkout's code (``PYTHONPATH=DIR/src``) in the same run, a
 prints both (docs/benchmarks.md § Generator and demo was measured so).
 
     python bench/demo_bench.py [--quick|--smoke] [--baseline DIR]
+    python bench/demo_bench.py --baseline DIR --warm-rounds N   # only the warm demo, N pairs in turn
+
+``--warm-rounds N`` fills each tree's cache once (untimed), then times N warm demos of each tree in turn: the warm
+figure alone, with the spread a single pair cannot show.
 """
 
 from __future__ import annotations
@@ -122,11 +126,30 @@ def run(mode: str) -> dict[str, Result]:
     return results(measure(mode))
 
 
+def warm_pairs(there: Path, here: Path, rounds: int) -> None:
+    """The warm demo of the baseline and of this tree, ``rounds`` times each in turn, after one untimed run of each
+    fills its own cache (the cache's name holds a digest of the code, so the trees cannot share one)."""
+    trees = {"baseline": there, "this tree": here}
+    with tempfile.TemporaryDirectory() as directory:
+        caches = {name: Path(directory) / name.replace(" ", "-") for name in trees}
+        for name, src in trees.items():
+            demo_ready_s(caches[name], src)
+        runs: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(rounds):
+            for name, src in trees.items():
+                runs[name].append(demo_ready_s(caches[name], src))
+    loop = python_loop_10m_s()
+    for name, values in runs.items():
+        print(f"{name:<10} demo_ready_warm_s median {statistics.median(values):.2f} s "
+              f"({', '.join(f'{v:.2f}' for v in values)}); loop {loop:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run per figure")
     parser.add_argument("--smoke", action="store_true", help="one run, a small generator history")
     parser.add_argument("--baseline", type=Path, help="another checkout, measured alternately with this tree")
+    parser.add_argument("--warm-rounds", type=int, metavar="N", help="with --baseline: only the warm demo, N pairs")
     args = parser.parse_args()
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     if args.baseline is None:
@@ -134,6 +157,9 @@ def main() -> None:
         return
     runs, _ = MODES[mode]
     here, there = Path(__file__).resolve().parent.parent / "src", args.baseline.resolve() / "src"
+    if args.warm_rounds:
+        warm_pairs(there, here, args.warm_rounds)
+        return
     ours: dict[str, list[float]] = {}
     theirs: dict[str, list[float]] = {}
     for _ in range(runs):  # alternating, so that a busy spell of the machine falls on both
