@@ -37,8 +37,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, free_port, print_table, result  # noqa: E402  (bench/ is a folder of scripts, not a package)
-from run import python_loop_10m_s  # noqa: E402
+from common import Result, free_port, print_table, python_loop_10m_s, result  # noqa: E402  (bench/ is a folder of scripts)
 
 #: mode → (runs per figure, tickets the generator writes)
 MODES: dict[str, tuple[int, int]] = {"smoke": (1, 300), "quick": (1, 5000), "full": (3, 5000)}

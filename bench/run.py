@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import python_loop_10m_s  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 Result = dict[str, Any]
 #: name → (comparison, bound, on what): the targets of the performance issue. "ratio" compares value/limit;
@@ -56,17 +57,6 @@ TARGETS: dict[str, tuple[str, float, str]] = {
 REFERENCE_LOOP_S = 0.5
 #: How fast this machine is, measured once per run: a pure-Python loop of 10 million additions.
 _LOOP: dict[str, float] = {}
-
-
-def python_loop_10m_s(runs: int = 3) -> float:
-    """Seconds for a pure-Python loop of 10 million additions (the best of ``runs``): the machine's speed."""
-    best = float("inf")
-    for _ in range(runs):
-        started, total = time.perf_counter(), 0
-        for i in range(10_000_000):
-            total += i
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def _machine_speed(mode: str) -> dict[str, Result]:
@@ -160,7 +150,7 @@ def main() -> None:
     console = Console() if sys.stdout.isatty() else Console(width=160)
     started = time.perf_counter()
     results = run_all(mode, console)
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     console.print(table(results, f"deskstream benchmarks ({mode}), {when}; {machine()}"))
     console.print(f"total {time.perf_counter() - started:.0f}s: python bench/run.py {' '.join(sys.argv[1:])}")
     if args.json:
