@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,29 +53,39 @@ def seed_accounts(db: str) -> None:
     store.dispose()
 
 
-@contextmanager
-def serve(db: str, *extra: str, port: int | None = None) -> Iterator[str]:
-    """A ``deskstream serve`` process (rate limit off) over the database ``db``, on ``port`` (default: a free one);
-    yields its base URL once it answers.
+def start_server(db: str, *extra: str, port: int | None = None, src: Path | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``deskstream serve`` process (rate limit off) over the database ``db``, on ``port`` (default: a free one),
+    running the code of ``src`` (default: the installed deskstream); the process and its base URL once it answers.
 
     The environment's ``DESKSTREAM_*`` settings are dropped so a developer's shell cannot change what is measured.
     """
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off",
                *extra]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120  # a bound for a busy machine
+    while True:
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=1)
+            return process, base
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                process.wait()
+                raise RuntimeError("deskstream serve did not start") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def serve(db: str, *extra: str, port: int | None = None) -> Iterator[str]:
+    """:func:`start_server`'s base URL, the process stopped after."""
+    process, base = start_server(db, *extra, port=port)
     try:
-        deadline = time.monotonic() + 120  # a bound for a busy machine
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("deskstream serve did not start") from None
-                time.sleep(0.1)
         yield base
     finally:
         process.terminate()

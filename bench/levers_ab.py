@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, seed_accounts  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from common import free_port, seed_accounts, start_server  # noqa: E402  (bench/ is a folder of scripts, not a package)
 from deskstream import demo  # noqa: E402
 from deskstream.store import Store  # noqa: E402
 from export_bench import fill, over_http  # noqa: E402
@@ -37,23 +36,6 @@ from update_latency import CLIENTS, change  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent / "src"
 AUTH = {"Authorization": f"Bearer {demo.ADMIN_TOKEN}"}
-
-
-def serving(src: Path, db: str, port: int, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSTREAM_")} | {"PYTHONPATH": str(src)}
-    command = [sys.executable, "-m", "deskstream", "serve", "--db", db, "--port", str(port), "--rate-limit", "off",
-               *extra]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/openapi.json", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -64,7 +46,7 @@ def cpu_seconds(pid: int) -> float:
 
 def export_rates(src: Path, db: str, port: int, *extra: str) -> dict[str, float]:
     """Tickets/s over HTTP and the server's CPU ms per page, for both exports."""
-    process, base = serving(src, db, port, "--workers", "1", *extra)
+    process, base = start_server(db, "--workers", "1", *extra, port=port, src=src)
     try:
         with httpx.Client(base_url=base, headers=AUTH, timeout=60) as client:
             client.get("/api/v2/users/me")
@@ -84,7 +66,7 @@ def updates(src: Path, directory: Path, clients: int, *extra: str) -> float:
     """Updates/s: ``clients`` concurrent clients, each updating its own ticket (``150 × 8 / clients`` times)."""
     db = f"sqlite:///{directory / f'updates-{time.monotonic_ns()}.db'}"
     seed_accounts(db)
-    process, base = serving(src, db, free_port(), *extra)
+    process, base = start_server(db, *extra, src=src)
     each = 150 * CLIENTS // clients
     pool_of_clients = [httpx.Client(base_url=base, headers=AUTH, timeout=60) for _ in range(clients)]
     try:

@@ -44,23 +44,29 @@ PARAMETERS: dict[str, Any] = {"parameters": [
 ]}  # fmt: skip
 
 
-def _read(desk: Desk, request: feed.FeedRequest, retention: int) -> feed.FeedPage:
+def _read(request: Request, wanted: feed.FeedRequest) -> feed.FeedPage:
+    desk: Desk = desk_of(request)
     with desk.store.change_log() as log:
-        return feed.read_page(log, request, desk.clock.now(), retention)
+        return feed.read_page(log, wanted, desk.clock.now(), request.app.state.settings.retention)
+
+
+def _first_read(request: Request) -> tuple[feed.FeedRequest, feed.FeedPage]:
+    """The request admitted (the caller, an admin, the budget), its parameters read and its first page read, in one
+    worker-thread hop."""
+    admit_export(request)
+    wanted = feed.parse(request.query_params)
+    return wanted, _read(request, wanted)
 
 
 @router.get("/changes", openapi_extra=PARAMETERS)
 async def incremental_changes(request: Request) -> Response:
     """Every change to every exported record after ``since``, in commit order; 410 once ``since`` has expired."""
-    await run_in_threadpool(admit_export, request)
-    desk = desk_of(request)
-    wanted = feed.parse(request.query_params)
-    retention: int = request.app.state.settings.retention
-    deadline = time.monotonic() + wanted.wait
-    page = await run_in_threadpool(_read, desk, wanted, retention)
+    started = time.monotonic()
+    wanted, page = await run_in_threadpool(_first_read, request)
+    deadline = started + wanted.wait
     while not page.changes and time.monotonic() < deadline:
         await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-        page = await run_in_threadpool(_read, desk, wanted, retention)
+        page = await run_in_threadpool(_read, request, wanted)
     metrics.export_page(request, "changes", len(page.changes))
     body = feed.frame(page, lambda last: link(request, {"since": str(last)}))
     return raw_response(request, body, only_stored=True)  # every record is a stored one

@@ -110,6 +110,8 @@ def _sideload(
 def time_export(request: Request, key: str, sample: bool = False) -> Response:
     """A time-based page: items with ``start_time <= time``, ending on a whole second (spec/exports.md)."""
     admit_export(request, sample)
+    if sample and key not in SAMPLED:  # after admission: an unknown path spends the budget as the rest do
+        raise NotFound()
     desk = desk_of(request)
     stream = STREAMS[key]
     includes = _includes(request, stream)
@@ -262,7 +264,4 @@ SAMPLED = ("tickets", "ticket_events", "users", "organizations")
 @router.get("/{resource}/sample", openapi_extra=TIME_BASED)
 def incremental_sample(resource: str, request: Request) -> Response:
     """At most 50 items of a time-based export and no next page (Zendesk's own limit: 10 requests per 20 minutes)."""
-    if resource not in SAMPLED:
-        admit_export(request, sample=True)  # the caller and the budget are checked before the path, as for the rest
-        raise NotFound()
     return time_export(request, resource, sample=True)
