@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,21 @@ def exported(store: Store) -> bytes:
                 for value in row:
                     out += bytes(value or b"null") + b"\n"
     return bytes(out)
+
+
+def only_whole_changes(store: Store) -> bool:
+    """Every audit is a version of its ticket and every version with an audit has it: no change half-written."""
+    half = ("SELECT count(*) FROM ticket_versions v LEFT JOIN ticket_events e ON e.id = v.audit_id "
+            "WHERE v.audit_id IS NOT NULL AND e.id IS NULL",
+            "SELECT count(*) FROM ticket_events e LEFT JOIN ticket_versions v ON v.audit_id = e.id "
+            "WHERE v.audit_id IS NULL")  # fmt: skip
+    return all(rows(store, sql)[0][0] == 0 for sql in half)
+
+
+def writers_of(pid: int) -> list[int]:
+    """The processes writing a generator's batches (``deskstream.store.batch_process``) for process ``pid``."""
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return [int(line.split()[0]) for line in listing.splitlines() if f"writer-of={pid}" in line.split()]
 
 
 def rows(store: Store, sql: str) -> list[Any]:

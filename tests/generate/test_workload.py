@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from tests.generate.histories import (  # noqa: F401 (history, pg_store: fixture
     generated,
     history,
     items,
+    only_whole_changes,
     pg_store,
     rows,
+    writers_of,
 )
 
 History = tuple[Store, Summary]
@@ -36,6 +39,11 @@ def test_another_seed_gives_another_history(tmp_path: Path, history: History) ->
 
 def test_postgresql_gets_the_same_history_byte_for_byte(history: History, pg_store: Store) -> None:
     generate(pg_store, seed=5, end=END, **SMALL)
+    assert exported(pg_store) == exported(history[0])
+
+
+def test_postgresql_gets_the_same_history_when_a_second_process_writes_it(history: History, pg_store: Store) -> None:
+    generate(pg_store, seed=5, end=END, in_process=True, **SMALL)
     assert exported(pg_store) == exported(history[0])
 
 
@@ -149,7 +157,10 @@ def test_metric_events_form_valid_sequences_per_ticket_and_metric(history: Histo
                 assert applied and breach["time"] >= applied[0]["time"]
 
 
-def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_changes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_process", [False, True], ids=["written-here", "written-by-a-second-process"])
+def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_changes(
+    tmp_path: Path, in_process: bool
+) -> None:
     store = Store(f"sqlite:///{tmp_path / 'interrupted.db'}")
     store.migrate()
     made = 0
@@ -161,23 +172,41 @@ def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_chang
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        generate(store, seed=5, end=END, progress=progress, **SMALL)
+        generate(store, seed=5, end=END, progress=progress, in_process=in_process, **SMALL)
     (kept,), = rows(store, "SELECT count(*) FROM tickets")
     assert 0 < kept < 300
-    assert rows(store, "SELECT count(*) FROM ticket_versions v LEFT JOIN ticket_events e ON e.id = v.audit_id "
-                       "WHERE v.audit_id IS NOT NULL AND e.id IS NULL")[0][0] == 0
-    assert rows(store, "SELECT count(*) FROM ticket_events e LEFT JOIN ticket_versions v ON v.audit_id = e.id "
-                       "WHERE v.audit_id IS NULL")[0][0] == 0
+    assert only_whole_changes(store)
+    assert writers_of(os.getpid()) == []
+
+
+def test_a_history_written_by_a_second_process_has_the_same_rows_and_ids(tmp_path: Path, history: History) -> None:
+    """``in_process`` (the default from 2,000 tickets on) writes each batch in a second process while the generator
+    makes the next: the rows are the ones written in one process; the id sequences only end further on (blocks
+    reserved ahead, a gap at the end)."""
+    apart, _ = generated(tmp_path / "apart.db", in_process=True)
+    assert_same_rows(apart, history[0], ROW_TABLES)
+    sequences = "SELECT name, value FROM id_sequences ORDER BY name"
+    here, there = dict(rows(history[0], sequences)), dict(rows(apart, sequences))
+    assert here.keys() == there.keys() and all(there[name] >= here[name] for name in here)
 
 
 def test_the_same_seed_and_end_give_the_same_rows_in_every_table(tmp_path: Path, history: History) -> None:
     """Not only what the exports serve: versions, comments, SLA states, the change log (but for ``logged_at``, the
     wall time of writing) and the id sequences are the same too."""
     again, _ = generated(tmp_path / "again.db")
-    tables = ("tickets", "ticket_versions", "ticket_events", "comments", "ticket_metric_events", "users",
-              "organizations", "groups", "sla_states", "sla_policies", "id_sequences")
+    assert_same_rows(again, history[0], (*ROW_TABLES, "id_sequences"))
+
+
+#: Every table a generation writes, but for the id sequences and the change log (compared apart).
+ROW_TABLES = ("tickets", "ticket_versions", "ticket_events", "comments", "ticket_metric_events", "users",
+              "organizations", "groups", "sla_states", "sla_policies")  # fmt: skip
+
+
+def assert_same_rows(store: Store, other: Store, tables: tuple[str, ...]) -> None:
+    """The same rows in each of ``tables``, and the same change log but for ``logged_at`` (the wall time of
+    writing)."""
     for table in tables:
         query = f"SELECT * FROM {table} ORDER BY 1, 2"
-        assert rows(again, query) == rows(history[0], query), table
+        assert rows(store, query) == rows(other, query), table
     changes = "SELECT seq, resource, record_id, version, deleted, time, json FROM changes ORDER BY seq"
-    assert rows(again, changes) == rows(history[0], changes)
+    assert rows(store, changes) == rows(other, changes)

@@ -147,8 +147,12 @@ class Store:
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
         self.url = _normalize_url(url)
+        #: SQLite's ``synchronous`` mode, kept so a second process opening the same database opens it alike.
+        self.synchronous = synchronous
         try:
             self.dialect = make_url(self.url).get_backend_name()
+            #: Whether another process can open this database (not a SQLite database in memory).
+            self.shared = self.dialect != "sqlite" or make_url(self.url).database not in (None, "", ":memory:")
             if self.dialect == "sqlite":
                 self.engine = _sqlite_engine(self.url, synchronous)
             else:
