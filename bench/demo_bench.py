@@ -18,6 +18,7 @@ prints both (docs/benchmarks.md § Generator and demo was measured so).
 
     python bench/demo_bench.py [--quick|--smoke] [--baseline DIR]
     python bench/demo_bench.py --baseline DIR --warm-rounds N   # only the warm demo, N pairs in turn
+    python bench/demo_bench.py --writer-rounds N   # only the generator, with and without its writing process
 
 ``--warm-rounds N`` fills each tree's cache once (untimed), then times N warm demos of each tree in turn: the warm
 figure alone, with the spread a single pair cannot show.
@@ -49,7 +50,8 @@ from deskstream.store import Store
 with tempfile.TemporaryDirectory() as d:
     store = Store(f"sqlite:///{d}/g.db")
     store.migrate()
-    summary = generate(store, int(sys.argv[1]), 90, 1, end=1_700_000_000)
+    writer = {} if sys.argv[2] == "auto" else {"in_process": sys.argv[2] == "in"}
+    summary = generate(store, int(sys.argv[1]), 90, 1, end=1_700_000_000, **writer)
     print(summary.events / summary.seconds)
 """
 
@@ -63,10 +65,25 @@ def _env(src: Path | None, cache: Path | None = None) -> dict[str, str]:
     return env
 
 
-def generator_events_per_s(tickets: int, src: Path | None = None) -> float:
-    out = subprocess.run([sys.executable, "-c", _GENERATE, str(tickets)], env=_env(src), check=True,
+def generator_events_per_s(tickets: int, src: Path | None = None, writer: str = "auto") -> float:
+    """``writer``: ``in`` or ``out`` of a second process writing the batches, or ``auto`` (the generator's choice;
+    a baseline without that choice takes only ``auto``)."""
+    out = subprocess.run([sys.executable, "-c", _GENERATE, str(tickets), writer], env=_env(src), check=True,
                          capture_output=True, text=True)
     return float(out.stdout.split()[-1])
+
+
+def writer_pairs(tickets: int, rounds: int) -> None:
+    """This tree's generator with the batches written by a second process and in its own, ``rounds`` times each
+    in turn: the writing process's gain alone."""
+    runs: dict[str, list[float]] = {"in": [], "out": []}
+    for _ in range(rounds):
+        for writer, values in runs.items():
+            values.append(generator_events_per_s(tickets, writer=writer))
+    medians = {writer: statistics.median(values) for writer, values in runs.items()}
+    for writer, label in (("out", "one process"), ("in", "a writing process")):
+        print(f"{label:<18} {medians[writer]:>9,.0f} events/s  ({', '.join(f'{v:,.0f}' for v in runs[writer])})")
+    print(f"ratio {medians['in'] / medians['out']:.2f}; {tickets:,} tickets, medians of {rounds} pairs in turn")
 
 
 def demo_ready_s(cache: Path, src: Path | None = None) -> float:
@@ -149,8 +166,13 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="one run, a small generator history")
     parser.add_argument("--baseline", type=Path, help="another checkout, measured alternately with this tree")
     parser.add_argument("--warm-rounds", type=int, metavar="N", help="with --baseline: only the warm demo, N pairs")
+    parser.add_argument("--writer-rounds", type=int, metavar="N",
+                        help="only the generator, with and without its writing process, N pairs")
     args = parser.parse_args()
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    if args.writer_rounds:
+        writer_pairs(MODES[mode][1], args.writer_rounds)
+        return
     if args.baseline is None:
         print_table(run(mode))
         return
