@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 
 from deskstream.store import Store
+from deskstream.store.batch import BatchWriter
 from deskstream.store.batch_process import Batch, BatchProcess
 from deskstream.store.errors import StoreError
 from tests.generate.histories import only_whole_changes, rows, writers_of
 
 
-def test_a_batch_the_database_refuses_is_raised_in_the_generator_as_a_store_error(tmp_path: Path) -> None:
+def test_a_batch_the_database_refuses_is_raised_in_the_generator_as_a_store_error_and_stays_the_error(
+    tmp_path: Path,
+) -> None:
     store = Store(f"sqlite:///{tmp_path / 'refused.db'}")
     store.migrate()
     process = BatchProcess(store.url, store.synchronous)
@@ -27,8 +30,34 @@ def test_a_batch_the_database_refuses_is_raised_in_the_generator_as_a_store_erro
         process.send(Batch([("sql", "INSERT INTO no_such_table (id) VALUES (?)", [(1,)])]))
         with pytest.raises(StoreError, match="no_such_table"):
             process.drain()
+        with pytest.raises(StoreError, match="no_such_table"):  # not "the process ended": it did, after saying why
+            process.send(Batch())
     finally:
-        process.abort()
+        process.close()
+    assert writers_of(os.getpid()) == []
+
+
+def test_ids_only_grow_when_a_request_is_larger_than_the_block_reserved_ahead(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'ids.db'}")
+    store.migrate()
+    with BatchWriter(store, in_process=True) as writer:
+        first = writer.allocate("tickets", 3000)  # most of a block used: the next flush reserves the next block
+        writer.flush()
+        large = writer.allocate("tickets", 20_000)
+        after = writer.allocate("tickets", 1)
+    assert first < large and large + 20_000 <= after
+
+
+@pytest.mark.parametrize("in_process", [False, True], ids=["written-here", "written-by-a-second-process"])
+def test_a_batch_writer_closed_twice_or_after_an_abort_does_nothing_more(tmp_path: Path, in_process: bool) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'closed.db'}")
+    store.migrate()
+    for end in ("close", "abort"):
+        writer = BatchWriter(store, in_process=in_process)
+        writer.allocate("tickets")
+        getattr(writer, end)()
+        writer.close()
+        writer.close()
     assert writers_of(os.getpid()) == []
 
 

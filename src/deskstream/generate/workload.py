@@ -118,7 +118,8 @@ def generate(
     desk = Desk(store, clock)
     if in_process is None:
         in_process = tickets >= IN_PROCESS_FROM and store.shared
-    with BatchWriter(store, in_process=in_process) as w:  # an interrupted run rolls back its open batch (a change may be half-buffered)
+    # An interrupted run rolls back its open batch (a change may be half-buffered).
+    with BatchWriter(store, in_process=in_process) as w:
         account = _make_account(desk, w, rng, tickets, agent_ids, customer_ids)
         account.tags = list(tags)
         run = _Run(desk, w, rng, clock, account, start, end, progress)

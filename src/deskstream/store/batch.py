@@ -61,7 +61,10 @@ class BatchWriter(Writer):
     def __init__(self, store: Store, flush_every: int | None = None, in_process: bool = False) -> None:
         """``in_process``: write the batches in a process of their own (:mod:`deskstream.store.batch_process`)."""
         self.store = store
-        self.flush_every = flush_every or (FLUSH_EVERY_IN_PROCESS if in_process else FLUSH_EVERY)
+        if flush_every is None:
+            flush_every = FLUSH_EVERY_IN_PROCESS if in_process else FLUSH_EVERY
+        self.flush_every = flush_every
+        self._closed = False
         self._tx = ExitStack()
         self._conn: Connection | None = None
         self._process: BatchProcess | None = None
@@ -129,6 +132,8 @@ class BatchWriter(Writer):
     def flush(self, reopen: bool = True) -> None:
         """Write everything buffered and commit; then open the next transaction unless told not to (or unless the
         writing process writes: then this process opens one only when it must read)."""
+        if self._closed:
+            raise RuntimeError("this batch writer was closed")
         batch = Batch(self._statements(), self.changes)
         self.changes = []
         self._breaches_written.update((k, (row["json"], row["time"])) for k, row in self._metric_rows.items())
@@ -141,10 +146,12 @@ class BatchWriter(Writer):
             if self._conn is not None:
                 self._end()  # its reads and reserved ids commit before the batch's own transaction
             batch.reserve = self._blocks_to_reserve()
-            self._process.send(batch)
+            if batch.statements or batch.changes or batch.reserve:
+                self._process.send(batch)
         if len(self._tickets) > MAX_CACHED_TICKETS:
             self._tickets.clear()
             self._sla.clear()
+            self._breaches_written.clear()  # one undone later is read back from the database
         if reopen and self._process is None:
             self._begin()
 
@@ -170,10 +177,14 @@ class BatchWriter(Writer):
         return statements
 
     def close(self) -> None:
-        """Write what is buffered and end the transaction (and wait for the writing process to write it all)."""
+        """Write what is buffered and end the transaction (and wait for the writing process to write it all).
+        Closing twice, or after :meth:`abort`, does nothing."""
+        if self._closed:
+            return
         try:
             self.flush(reopen=False)
         finally:
+            self._closed = True
             if self._process is not None:
                 self._process.close()
 
@@ -186,29 +197,32 @@ class BatchWriter(Writer):
         self._breaches_undone = []
         self.changes = []
         self._pending = 0
+        self._closed = True
         error = RuntimeError("generation aborted")
-        self._tx.__exit__(type(error), error, None)
-        self._conn = None
-        if self._process is not None:
-            self._process.abort()
+        try:
+            self._tx.__exit__(type(error), error, None)
+        finally:
+            self._conn = None
+            if self._process is not None:
+                self._process.abort()
 
     @contextmanager
     def outside(self, records: Iterable[tuple[str, int]] = (), tickets: Iterable[int] = ()) -> Iterator[None]:
         """Let a service write in its own transaction: flush and commit first, then forget the ``records``
         (table, id) and the ``tickets`` it changes (counted as system updates), and the SLA policies."""
+        records, tickets = list(records), list(tickets)
         try:
             with self._between_batches():
                 yield
         finally:
-            records, tickets = list(records), list(tickets)
             for key in records:
                 self._records.pop(key, None)
             for ticket_id in tickets:
                 self._tickets.pop(ticket_id, None)
                 self.counts["system_updates"] += 1
             self._policies = None
-            if self._process is not None:
-                self._reload(records, tickets)
+        if self._process is not None:  # only once the block succeeded: a failure is not hidden by a read
+            self._reload(records, tickets)
 
     def _reload(self, records: list[tuple[str, int]], tickets: list[int]) -> None:
         """Read back what a service changed, now, while no batch is in flight: read later, on a ticket's next
@@ -252,9 +266,10 @@ class BatchWriter(Writer):
         block = self._ids.get(name)
         if block is None or block[0] + count > block[1]:
             size = max(ID_BLOCK, count)
-            reserved = self._reserved(name) if size == ID_BLOCK else None
-            first = reserved if reserved is not None else allocate_ids(self.conn, name, size)
-            block = self._ids[name] = [first, first + size]
+            reserved = self._reserved(name)
+            if reserved is None or size > ID_BLOCK:  # a reserved block too small is a gap: ids only grow
+                reserved = allocate_ids(self.conn, name, size)
+            block = self._ids[name] = [reserved, reserved + size]
         first = block[0]
         block[0] += count
         return first
@@ -383,17 +398,16 @@ class BatchWriter(Writer):
         return due
 
     def mark_breach_deleted(self, event_id: int) -> None:
+        """A buffered breach is changed in its row; one flushed already gets an UPDATE in the next batch, in the
+        transaction that logs the change."""
         row = self._metric_rows.get(event_id)
-        if row is None:
-            written = self._breaches_written.pop(event_id, None)
-            if written is None:  # written before this run: in a transaction of its own, like a record's update
-                with self._own_transaction() as own:
-                    own.mark_breach_deleted(event_id)
-                return
+        if row is not None:
+            row["json"] = self.dumps({**orjson.loads(row["json"]), "deleted": True})
+            self._log_metric_events([row])
+            return
+        written = self._breaches_written.pop(event_id, None) or self.load_metric_event(event_id)
+        if written is not None:
             body, time = written
             self._breaches_undone.append((self.dumps({**orjson.loads(body), "deleted": True}), event_id))
             self._pending += 1
             self._log_metric_events([{"id": event_id, "time": time}])
-            return
-        row["json"] = self.dumps({**orjson.loads(row["json"]), "deleted": True})
-        self._log_metric_events([row])

@@ -33,6 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from deskstream.store import errors, schema
 from deskstream.store.writer import Writer, allocate_ids
 
+#: Batches the writing process may hold unwritten (of about 2,000 rows, a megabyte or two each).
+IN_FLIGHT = 8
 #: The store's exceptions, by name, as the writing process reports them.
 _ERRORS: dict[str, type[errors.StoreError]] = {
     e.__name__: e for e in (errors.StoreError, errors.StoreUnavailable, errors.DuplicateRecord)
@@ -129,45 +131,59 @@ class BatchProcess:
 
     def __init__(self, url: str, synchronous: str) -> None:
         ours, theirs = socket.socketpair()
-        with theirs:
+        with ours, theirs:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(theirs.fileno()), f"writer-of={os.getpid()}"],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                start_new_session=True,
+                stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
-        self._pipe = pipes.Connection(ours.detach())
-        self._pipe.send((url, synchronous))  # on the pipe, not the command line, where a password would show
+            self._pipe = pipes.Connection(ours.detach())
         self._sent = self._written = 0
+        #: The first failure, raised again by every later call: the one a user should read.
+        self._failed: errors.StoreError | None = None
+        try:
+            self._pipe.send((url, synchronous))  # on the pipe, not the command line, where a password would show
+        except OSError:
+            self.abort()
+            raise self._ended() from None
         #: Blocks reserved by written batches, per sequence: their first ids, oldest first.
         self.reserved: dict[str, list[int]] = {}
         #: Sequences whose block a batch sent and not yet written reserves, and that batch's number.
         self.reserving: dict[str, int] = {}
 
     def send(self, batch: Batch) -> None:
-        self.collect()
+        """Hand ``batch`` over; first wait while :data:`IN_FLIGHT` batches are still to be written, so a writing
+        process slower than the generator (a remote database, ``synchronous=full``) holds few in memory."""
+        self.collect(until=self._sent - IN_FLIGHT)
         try:
             self._pipe.send(batch)
         except OSError:
             self.drain()  # the process ended: its own words, if it left any
-            raise self._ended() from None
+            raise self._fail(self._ended()) from None
         self._sent += 1
         self.reserving.update((name, self._sent) for name, _ in batch.reserve)
 
     def collect(self, until: int = 0) -> None:
         """Take in what the writing process has answered so far, and wait until batch number ``until`` (counted
         from 1) is written."""
+        if self._failed is not None:
+            raise self._failed
         while self._written < self._sent and (self._written < until or self._pipe.poll()):
             try:
                 kind, payload = self._pipe.recv()
             except (EOFError, OSError):
-                raise self._ended() from None
+                raise self._fail(self._ended()) from None
             if kind == "error":
                 name, message = payload
-                raise _ERRORS.get(name, errors.StoreError)(message)
+                raise self._fail(_ERRORS.get(name, errors.StoreError)(message))
             self._written += 1
             for sequence, first in payload.items():
                 self.reserved.setdefault(sequence, []).append(first)
                 self.reserving.pop(sequence, None)
+
+    def _fail(self, error: errors.StoreError) -> errors.StoreError:
+        self._failed = error
+        return error
 
     def _ended(self) -> errors.StoreError:
         code = self._process.wait()
@@ -178,9 +194,10 @@ class BatchProcess:
         self.collect(until=self._sent)
 
     def close(self) -> None:
-        """Wait for every batch sent, then let the process end."""
+        """Wait for every batch sent, then let the process end (at once, if it failed: its error was raised)."""
         try:
-            self.drain()
+            if self._failed is None:
+                self.drain()
         finally:
             self.abort()
 
@@ -215,8 +232,12 @@ def serve(fd: int) -> None:
     received: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     try:
         url, synchronous = pipe.recv()
-        store = Store(url, synchronous=synchronous)
     except (EOFError, OSError):
+        return
+    try:
+        store = Store(url, synchronous=synchronous)
+    except errors.StoreError as error:
+        pipe.send(("error", (type(error).__name__, str(error))))
         return
     threading.Thread(target=_receive, args=(pipe, received), daemon=True).start()
     try:

@@ -152,7 +152,8 @@ class Store:
         try:
             self.dialect = make_url(self.url).get_backend_name()
             #: Whether another process can open this database (not a SQLite database in memory).
-            self.shared = self.dialect != "sqlite" or make_url(self.url).database not in (None, "", ":memory:")
+            database = make_url(self.url).database or ""
+            self.shared = self.dialect != "sqlite" or not (database in ("", ":memory:") or "memory" in self.url)
             if self.dialect == "sqlite":
                 self.engine = _sqlite_engine(self.url, synchronous)
             else:

@@ -371,12 +371,18 @@ class Writer(Accounts):
         )
         return list(self.conn.execute(query).scalars())
 
-    def mark_breach_deleted(self, event_id: int) -> None:
-        """A breach undone (its target moved past it, or no longer applies) keeps its row with ``deleted: true``."""
+    def load_metric_event(self, event_id: int) -> tuple[bytes, int] | None:
+        """A metric event's stored JSON and time."""
         m = schema.ticket_metric_events
         row = self.conn.execute(select(m.c.json, m.c.time).where(m.c.id == event_id)).first()
-        if row is not None:
-            event = orjson.loads(row.json)
+        return None if row is None else (bytes(row.json), int(row.time))
+
+    def mark_breach_deleted(self, event_id: int) -> None:
+        """A breach undone (its target moved past it, or no longer applies) keeps its row with ``deleted: true``."""
+        found = self.load_metric_event(event_id)
+        if found is not None:
+            event = orjson.loads(found[0])
             event["deleted"] = True
+            m = schema.ticket_metric_events
             self.conn.execute(update(m).where(m.c.id == event_id).values(json=self.dumps(event)))
-            self._log_metric_events([{"id": event_id, "time": row.time}])
+            self._log_metric_events([{"id": event_id, "time": found[1]}])
