@@ -50,7 +50,7 @@ from deskstream.store import Store
 with tempfile.TemporaryDirectory() as d:
     store = Store(f"sqlite:///{d}/g.db")
     store.migrate()
-    writer = {} if sys.argv[2] == "auto" else {"in_process": sys.argv[2] == "in"}
+    writer = {} if sys.argv[2] == "auto" else {"writer_process": sys.argv[2] == "in"}
     summary = generate(store, int(sys.argv[1]), 90, 1, end=1_700_000_000, **writer)
     print(summary.events / summary.seconds)
 """

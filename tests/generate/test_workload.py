@@ -43,7 +43,7 @@ def test_postgresql_gets_the_same_history_byte_for_byte(history: History, pg_sto
 
 
 def test_postgresql_gets_the_same_history_when_a_second_process_writes_it(history: History, pg_store: Store) -> None:
-    generate(pg_store, seed=5, end=END, in_process=True, **SMALL)
+    generate(pg_store, seed=5, end=END, writer_process=True, **SMALL)
     assert exported(pg_store) == exported(history[0])
 
 
@@ -157,9 +157,9 @@ def test_metric_events_form_valid_sequences_per_ticket_and_metric(history: Histo
                 assert applied and breach["time"] >= applied[0]["time"]
 
 
-@pytest.mark.parametrize("in_process", [False, True], ids=["written-here", "written-by-a-second-process"])
+@pytest.mark.parametrize("writer_process", [False, True], ids=["written-here", "written-by-a-second-process"])
 def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_changes(
-    tmp_path: Path, in_process: bool
+    tmp_path: Path, writer_process: bool
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'interrupted.db'}")
     store.migrate()
@@ -172,7 +172,7 @@ def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_chang
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        generate(store, seed=5, end=END, progress=progress, in_process=in_process, **SMALL)
+        generate(store, seed=5, end=END, progress=progress, writer_process=writer_process, **SMALL)
     (kept,), = rows(store, "SELECT count(*) FROM tickets")
     assert 0 < kept < 300
     assert only_whole_changes(store)
@@ -180,10 +180,10 @@ def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_chang
 
 
 def test_a_history_written_by_a_second_process_has_the_same_rows_and_ids(tmp_path: Path, history: History) -> None:
-    """``in_process`` (the default from 2,000 tickets on) writes each batch in a second process while the generator
-    makes the next: the rows are the ones written in one process; the id sequences only end further on (blocks
-    reserved ahead, a gap at the end)."""
-    apart, _ = generated(tmp_path / "apart.db", in_process=True)
+    """``writer_process`` (the default from 2,000 tickets on) writes each batch in a second process while the
+    generator makes the next: the rows are the ones written in one process; the id sequences only end further on
+    (blocks reserved ahead, a gap at the end)."""
+    apart, _ = generated(tmp_path / "apart.db", writer_process=True)
     assert_same_rows(apart, history[0], ROW_TABLES)
     sequences = "SELECT name, value FROM id_sequences ORDER BY name"
     here, there = dict(rows(history[0], sequences)), dict(rows(apart, sequences))

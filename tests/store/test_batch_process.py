@@ -40,7 +40,7 @@ def test_a_batch_the_database_refuses_is_raised_in_the_generator_as_a_store_erro
 def test_ids_only_grow_when_a_request_is_larger_than_the_block_reserved_ahead(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'ids.db'}")
     store.migrate()
-    with BatchWriter(store, in_process=True) as writer:
+    with BatchWriter(store, writer_process=True) as writer:
         first = writer.allocate("tickets", 3000)  # most of a block used: the next flush reserves the next block
         writer.flush()
         large = writer.allocate("tickets", 20_000)
@@ -48,12 +48,12 @@ def test_ids_only_grow_when_a_request_is_larger_than_the_block_reserved_ahead(tm
     assert first < large and large + 20_000 <= after
 
 
-@pytest.mark.parametrize("in_process", [False, True], ids=["written-here", "written-by-a-second-process"])
-def test_a_batch_writer_closed_twice_or_after_an_abort_does_nothing_more(tmp_path: Path, in_process: bool) -> None:
+@pytest.mark.parametrize("writer_process", [False, True], ids=["written-here", "written-by-a-second-process"])
+def test_a_batch_writer_closed_twice_or_after_an_abort_does_nothing_more(tmp_path: Path, writer_process: bool) -> None:
     store = Store(f"sqlite:///{tmp_path / 'closed.db'}")
     store.migrate()
     for end in ("close", "abort"):
-        writer = BatchWriter(store, in_process=in_process)
+        writer = BatchWriter(store, writer_process=writer_process)
         writer.allocate("tickets")
         getattr(writer, end)()
         writer.close()

@@ -16,6 +16,7 @@ period, same database start → the same bytes in every export.
 from __future__ import annotations
 
 import heapq
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +38,7 @@ STORM_EVERY_DAYS = 45
 STORM_MAX = 1500
 CHANNELS = ("email", "web", "api", "mobile", "chat")
 #: From this many tickets on, a generation writes its batches in a second process (docs/benchmarks.md).
-IN_PROCESS_FROM = 2000
+WRITER_PROCESS_FROM = 2000
 
 
 def _targets(metric: str, minutes: tuple[int, int, int, int], business_hours: bool) -> list[PolicyMetricInput]:
@@ -101,15 +102,16 @@ def generate(
     agent_ids: Sequence[int] = (),
     customer_ids: Sequence[int] = (),
     tags: Sequence[str] = (),
-    in_process: bool | None = None,
+    writer_process: bool | None = None,
 ) -> Summary:
     """Write ``tickets`` tickets' history over the ``days`` ending at ``end`` (default: ten minutes ago).
 
     ``progress`` is called with the number of tickets just created; ``tags`` go on every ticket. SLA policies
-    are made when the database has none (:data:`SLA_POLICIES`). ``in_process``: write the batches in a second
-    process while this one makes the next (by default on a SQLite file from :data:`IN_PROCESS_FROM` tickets on,
-    where it pays for starting the process; PostgreSQL's own server process already writes beside the generator,
-    and measured no faster); the history is the same byte for byte either way.
+    are made when the database has none (:data:`SLA_POLICIES`). ``writer_process``: write the batches in a second
+    process while this one makes the next (by default on a SQLite file from :data:`WRITER_PROCESS_FROM` tickets on,
+    where it pays for starting the process, on a POSIX system, whose file descriptors it passes; PostgreSQL's own
+    server process already writes beside the generator, and measured no faster); the history is the same byte for
+    byte either way.
     """
     started = time.perf_counter()
     end = end if end is not None else int(time.time()) - 600
@@ -117,10 +119,11 @@ def generate(
     rng = random.Random(seed)
     clock = FixedClock(start)
     desk = Desk(store, clock)
-    if in_process is None:
-        in_process = tickets >= IN_PROCESS_FROM and store.dialect == "sqlite" and store.shared
+    if writer_process is None:
+        posix_sqlite_file = store.dialect == "sqlite" and store.shared and os.name == "posix"
+        writer_process = posix_sqlite_file and tickets >= WRITER_PROCESS_FROM
     # An interrupted run rolls back its open batch (a change may be half-buffered).
-    with BatchWriter(store, in_process=in_process) as w:
+    with BatchWriter(store, writer_process=writer_process) as w:
         account = _make_account(desk, w, rng, tickets, agent_ids, customer_ids)
         account.tags = list(tags)
         run = _Run(desk, w, rng, clock, account, start, end, progress)

@@ -50,7 +50,7 @@ ID_BLOCK = 10_000
 #: Rows buffered before a flush. Written here, a large batch costs fewer commits; written by another process, a
 #: small one keeps that process busy and leaves little to wait for when the generator must read the database
 #: (a rename reads which tickets show the renamed customer): 1.2-1.3x faster than 50,000 there (docs/benchmarks.md).
-FLUSH_EVERY, FLUSH_EVERY_IN_PROCESS = 50_000, 2_000
+FLUSH_EVERY, FLUSH_EVERY_WRITER_PROCESS = 50_000, 2_000
 #: Tickets kept in memory after a flush; past this the cache is dropped and reloaded on demand.
 MAX_CACHED_TICKETS = 200_000
 
@@ -58,11 +58,11 @@ MAX_CACHED_TICKETS = 200_000
 class BatchWriter(Writer):
     """Buffers a generator's writes and flushes them in large transactions (see the module docstring)."""
 
-    def __init__(self, store: Store, flush_every: int | None = None, in_process: bool = False) -> None:
-        """``in_process``: write the batches in a process of their own (:mod:`deskstream.store.batch_process`)."""
+    def __init__(self, store: Store, flush_every: int | None = None, writer_process: bool = False) -> None:
+        """``writer_process``: write the batches in a process of their own (:mod:`deskstream.store.batch_process`)."""
         self.store = store
         if flush_every is None:
-            flush_every = FLUSH_EVERY_IN_PROCESS if in_process else FLUSH_EVERY
+            flush_every = FLUSH_EVERY_WRITER_PROCESS if writer_process else FLUSH_EVERY
         self.flush_every = flush_every
         self._closed = False
         self._tx = ExitStack()
@@ -93,7 +93,7 @@ class BatchWriter(Writer):
             if deadline is not None:
                 self._due.append((deadline, ticket_id))
         heapq.heapify(self._due)
-        if in_process:
+        if writer_process:
             self._end()  # the writing process writes next; this one opens a transaction only when it must read
             self._process = BatchProcess(store.url, store.synchronous)
 

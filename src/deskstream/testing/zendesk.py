@@ -214,10 +214,10 @@ class Zendesk:
         end = self.now() - HORIZON_SECONDS
         store = Store(self.db_url)
         try:
-            # in_process=False: one write transaction at a time from this generation, held from one batch to the
+            # writer_process=False: one write transaction at a time from this generation, held from one batch to the
             # next, so the server's SLA scheduler cannot change a generated ticket between two of its batches.
             return generate(store, tickets, days, seed, end=end, agent_ids=[self.user_ids["agent"]],
-                            customer_ids=[self.user_ids["end-user"]], in_process=False)  # fmt: skip
+                            customer_ids=[self.user_ids["end-user"]], writer_process=False)  # fmt: skip
         finally:
             store.dispose()
 
