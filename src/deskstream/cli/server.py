@@ -82,10 +82,23 @@ def _install_demo(store: Store) -> None:
     the generator it imports load only here and for --scenario: a server without them never needs either."""
     from deskstream import demo
 
-    if not demo.is_seeded(store):
-        from deskstream.generate.report import install_demo
+    if demo.is_seeded(store):
+        return
+    from rich.progress import Progress
 
-        install_demo(console, store, int(time.time()))
+    from deskstream.generate.report import PROGRESS_COLUMNS
+
+    # A bar on a terminal while it generates or copies (a line saying so elsewhere), then one summary line.
+    label = f"Demo history: {demo.DEMO_TICKETS:,} tickets over {demo.DEMO_DAYS} days"
+    if console.is_terminal:
+        with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+            task = progress.add_task(f"{label}, generating", total=demo.DEMO_TICKETS)
+            done = demo.install(store, int(time.time()), progress=lambda n: progress.advance(task, n))
+    else:
+        console.print(f"{label}: generating, or copying the cached history...")
+        done = demo.install(store, int(time.time()))
+    how = "copied from the cache" if done.cached else "generated (the next demo on this machine copies it)"
+    console.print(f"Demo history: {done.tickets:,} tickets, {done.events:,} events, {how} in {done.seconds:.1f} s")
 
 
 def _print_credentials(base: str) -> None:
