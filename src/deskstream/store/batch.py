@@ -145,7 +145,7 @@ class BatchWriter(Writer):
         else:
             if self._conn is not None:
                 self._end()  # its reads and reserved ids commit before the batch's own transaction
-            batch.reserve = self._blocks_to_reserve()
+            batch.reserve = self._process.to_reserve(self._ids, ID_BLOCK)
             if batch.statements or batch.changes or batch.reserve:
                 self._process.send(batch)
         if len(self._tickets) > MAX_CACHED_TICKETS:
@@ -246,12 +246,6 @@ class BatchWriter(Writer):
             if self._process is None:
                 self._begin()
 
-    @contextmanager
-    def _own_transaction(self) -> Iterator[Writer]:
-        """A write of this process's own, between batches, with its changes logged in it."""
-        with self._between_batches(), self.store.writing() as own:
-            yield own
-
     def _buffer(self, table: str, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
         self._pending += 1
@@ -266,33 +260,13 @@ class BatchWriter(Writer):
         block = self._ids.get(name)
         if block is None or block[0] + count > block[1]:
             size = max(ID_BLOCK, count)
-            reserved = self._reserved(name)
+            reserved = self._process.take_reserved(name) if self._process is not None else None
             if reserved is None or size > ID_BLOCK:  # a reserved block too small is a gap: ids only grow
                 reserved = allocate_ids(self.conn, name, size)
             block = self._ids[name] = [reserved, reserved + size]
         first = block[0]
         block[0] += count
         return first
-
-    def _reserved(self, name: str) -> int | None:
-        """The next block the writing process reserved for ``name``: taken if it is in, waited for if it is on its
-        way (a wait for a batch already being written, no longer than reserving the block here would be)."""
-        process = self._process
-        if process is None:
-            return None
-        process.collect(until=process.reserving.get(name, 0))
-        blocks = process.reserved.get(name)
-        return blocks.pop(0) if blocks else None
-
-    def _blocks_to_reserve(self) -> list[tuple[str, int]]:
-        """Blocks a quarter used get their successor reserved by the next batch, so the generator rarely waits."""
-        process = self._process
-        assert process is not None
-        return [
-            (name, ID_BLOCK)
-            for name, (first, end) in self._ids.items()
-            if end - first < ID_BLOCK * 3 // 4 and name not in process.reserving and not process.reserved.get(name)
-        ]
 
     # tickets ----------------------------------------------------------------------------------------------------
     def load_ticket(self, ticket_id: int) -> StoredTicket | None:
@@ -362,7 +336,7 @@ class BatchWriter(Writer):
 
     def update_record(self, table: str, record_id: int, values: dict[str, Any], record: dict[str, Any]) -> None:
         """In a transaction of its own, with its change logged in it (after everything buffered)."""
-        with self._own_transaction() as own:
+        with self._between_batches(), self.store.writing() as own:
             own.update_record(table, record_id, values, record)
         self._records[(table, record_id)] = StoredRecord(record, values.get("deleted_at"))
         self._policies = None
@@ -402,12 +376,15 @@ class BatchWriter(Writer):
         transaction that logs the change."""
         row = self._metric_rows.get(event_id)
         if row is not None:
-            row["json"] = self.dumps({**orjson.loads(row["json"]), "deleted": True})
-            self._log_metric_events([row])
+            stored: tuple[bytes, int] | None = (row["json"], row["time"])
+        else:
+            stored = self._breaches_written.pop(event_id, None) or self.load_metric_event(event_id)
+        if stored is None:
             return
-        written = self._breaches_written.pop(event_id, None) or self.load_metric_event(event_id)
-        if written is not None:
-            body, time = written
-            self._breaches_undone.append((self.dumps({**orjson.loads(body), "deleted": True}), event_id))
+        undone = self.dumps({**orjson.loads(stored[0]), "deleted": True})
+        if row is not None:
+            row["json"] = undone
+        else:
+            self._breaches_undone.append((undone, event_id))
             self._pending += 1
-            self._log_metric_events([{"id": event_id, "time": time}])
+        self._log_metric_events([{"id": event_id, "time": stored[1]}])

@@ -68,29 +68,26 @@ def _upsert(dialect: str, table: str) -> Any:
 def insert_statements(dialect: Any, table: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, list[Any]]]:
     """``executemany`` straight to the driver, one statement per set of columns: SQLAlchemy's per-row parameter
     handling cost more than SQLite."""
-    quote = dialect.identifier_preparer.quote
-    positional = dialect.paramstyle in ("qmark", "format")
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote, mark = dialect.identifier_preparer.quote, _mark(dialect)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         by_columns.setdefault(tuple(row), []).append(row)
-    statements: list[tuple[str, str, list[Any]]] = []
-    for columns, same in by_columns.items():
-        names = ", ".join(quote(c) for c in columns)
-        if positional:
-            sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
-            statements.append(("sql", sql, [tuple(r.values()) for r in same]))
-        else:
-            marks = ", ".join(f"%({c})s" for c in columns)
-            statements.append(("sql", f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", same))
-    return statements
+    return [
+        ("sql", f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+                f"VALUES ({', '.join([mark] * len(columns))})", [tuple(r.values()) for r in same])
+        for columns, same in by_columns.items()
+    ]  # fmt: skip
 
 
 def update_json_statement(dialect: Any, table: str, rows: list[tuple[bytes, int]]) -> tuple[str, str, list[Any]]:
     """``UPDATE table SET json = ? WHERE id = ?`` for each ``(json, id)``, in the driver's own terms."""
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    quote = dialect.identifier_preparer.quote
-    return "sql", f"UPDATE {quote(table)} SET json = {mark} WHERE id = {mark}", rows
+    mark = _mark(dialect)
+    return "sql", f"UPDATE {dialect.identifier_preparer.quote(table)} SET json = {mark} WHERE id = {mark}", rows
+
+
+def _mark(dialect: Any) -> str:
+    """A positional parameter as the driver spells it: SQLite's ``?``; psycopg's ``%s``."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
 class _ChangeLog(Writer):
@@ -162,6 +159,22 @@ class BatchProcess:
             raise self._fail(self._ended()) from None
         self._sent += 1
         self.reserving.update((name, self._sent) for name, _ in batch.reserve)
+
+    def take_reserved(self, sequence: str) -> int | None:
+        """The first id of the next block reserved for ``sequence``: taken if it is in, waited for if it is on its
+        way (a wait for a batch already being written, no longer than reserving the block directly would be)."""
+        self.collect(until=self.reserving.get(sequence, 0))
+        blocks = self.reserved.get(sequence)
+        return blocks.pop(0) if blocks else None
+
+    def to_reserve(self, blocks: dict[str, list[int]], size: int) -> list[tuple[str, int]]:
+        """Of the generator's id ``blocks`` (``[next, end]`` per sequence), those a quarter used and with no
+        successor reserved or on its way: the next batch reserves one, so the generator rarely waits."""
+        return [
+            (name, size)
+            for name, (first, end) in blocks.items()
+            if end - first < size * 3 // 4 and name not in self.reserving and not self.reserved.get(name)
+        ]
 
     def collect(self, until: int = 0) -> None:
         """Take in what the writing process has answered so far, and wait until batch number ``until`` (counted
