@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from deskstream.clock import FixedClock
 from deskstream.generate import Summary, generate
+from deskstream.service import Desk
 from deskstream.store import Store
+from deskstream.store.writer import BATCH_WRITER_KEY, BATCH_WRITER_STALE, SIMULATED_CLOCK_KEY
+from tests.conftest import start_server
 from tests.generate.histories import (  # noqa: F401 (history, pg_store: fixtures)
     END,
     SMALL,
@@ -210,3 +216,48 @@ def assert_same_rows(store: Store, other: Store, tables: tuple[str, ...]) -> Non
         assert rows(store, query) == rows(other, query), table
     changes = "SELECT seq, resource, record_id, version, deleted, time, json FROM changes ORDER BY seq"
     assert rows(store, changes) == rows(other, changes)
+
+
+def test_a_history_generated_into_a_served_database_is_the_one_generated_alone_then_the_servers_sla_pass(
+    tmp_path: Path,
+) -> None:
+    """A server's SLA scheduler would write breaches into the tickets a second process is still writing (the
+    generator holds their SLA states in memory between batches): a generation marks the database while it writes,
+    the scheduler waits, then does the pass it would have done on the finished history."""
+    served = Store(f"sqlite:///{tmp_path / 'served.db'}")
+    served.migrate()
+    server = start_server(tmp_path, "--clock", "sim", seed=None, db_url=served.url)
+    try:
+        now = int(served.kv_get(SIMULATED_CLOCK_KEY) or 0)  # the server's frozen time
+        assert now > END
+        generate(served, seed=5, end=END, writer_process=True, **BUSY)
+        assert rows(served, f"SELECT count(*) FROM kv WHERE key = '{BATCH_WRITER_KEY}'") == [(0,)]
+        deadline = time.monotonic() + 30
+        while _sla_due(served, now) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the scheduler's pass on the finished history
+    finally:
+        server.stop()
+    alone, _ = generated(tmp_path / "alone.db", writer_process=True, **BUSY)
+    Desk(alone, FixedClock(now)).sla.tick()
+    assert_same_rows(served, alone, ROW_TABLES)
+
+
+def test_a_batch_writers_mark_keeps_the_sla_scheduler_away_until_it_goes_stale(tmp_path: Path, history: History) -> None:
+    """A generation killed with ``kill -9`` cannot delete its mark: the scheduler waits out its staleness only."""
+    copy = tmp_path / "copy.db"
+    shutil.copy(history[0].url.removeprefix("sqlite:///"), copy)
+    store = Store(f"sqlite:///{copy}")
+    sla = Desk(store, FixedClock(int(time.time()))).sla
+    store.kv_set(BATCH_WRITER_KEY, str(int(time.time())))
+    assert sla.tick() == 0 and _sla_due(store, int(time.time()))
+    store.kv_set(BATCH_WRITER_KEY, str(int(time.time()) - BATCH_WRITER_STALE))
+    assert sla.tick() > 0
+
+
+#: A history long enough that a server's scheduler passes (one a second) while it is written.
+BUSY = {"tickets": 1_000, "days": 21}
+
+
+def _sla_due(store: Store, now: int) -> bool:
+    with store.reading() as r:
+        return r.any_sla_due(now)

@@ -8,6 +8,7 @@ through the :class:`~deskstream.store.writer.Writer`, so the generator's batch w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -130,11 +131,14 @@ class SlaService(ServiceBase):
         return written
 
     def tick(self) -> int:
-        """One pass of the scheduler: a cheap read first, a write transaction only when something is due."""
+        """One pass of the scheduler: a cheap read first, a write transaction only when something is due; none while a
+        batch writer is writing a history here (it holds the SLA states of the tickets it writes)."""
         with self.store.reading() as r:
-            if not r.any_sla_due(self.clock.now()):
+            if r.batch_writer_at_work(time.time()) or not r.any_sla_due(self.clock.now()):
                 return 0
         with self.store.writing() as w:
+            if w.batch_writer_at_work(time.time()):  # its first batch may have committed since the look
+                return 0
             return self.run_due(w, self.clock.now())
 
     def move_clock(self, clock: SimClock, target: Callable[[int], int]) -> int:

@@ -8,7 +8,7 @@ service reaches everything of one transaction through one object.
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from deskstream.store import schema
@@ -118,3 +118,6 @@ class Accounts:
         table = schema.kv
         if self.conn.execute(update(table).where(table.c.key == key).values(value=value)).rowcount == 0:
             self.conn.execute(insert(table).values(key=key, value=value))
+
+    def kv_delete(self, key: str) -> None:
+        self.conn.execute(delete(schema.kv).where(schema.kv.c.key == key))

@@ -17,9 +17,10 @@ transaction) is preceded by a flush, so it sees everything written so far.
 from __future__ import annotations
 
 import heapq
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 import orjson
@@ -34,8 +35,10 @@ from deskstream.store.batch_process import (
     write_batch,
 )
 from deskstream.store.engine import Store
+from deskstream.store.errors import StoreError
 from deskstream.store.records import AuditRecord, StoredRecord, StoredTicket, TicketVersion
 from deskstream.store.writer import (
+    BATCH_WRITER_KEY,
     Writer,
     allocate_ids,
     audit_rows,
@@ -65,6 +68,7 @@ class BatchWriter(Writer):
             flush_every = FLUSH_EVERY_WRITER_PROCESS if writer_process else FLUSH_EVERY
         self.flush_every = flush_every
         self._closed = False
+        self._marked = False
         self._tx = ExitStack()
         self._conn: Connection | None = None
         self._process: BatchProcess | None = None
@@ -174,6 +178,9 @@ class BatchWriter(Writer):
         if self._breaches_undone:
             statements.append(update_json_statement(dialect, "ticket_metric_events", self._breaches_undone))
             self._breaches_undone = []
+        if statements:  # the mark that keeps the SLA scheduler away, fresh with each batch (BATCH_WRITER_KEY)
+            statements.append(("upsert", "kv", [{"key": BATCH_WRITER_KEY, "value": str(int(time.time()))}]))
+            self._marked = True
         return statements
 
     def close(self) -> None:
@@ -187,6 +194,7 @@ class BatchWriter(Writer):
             self._closed = True
             if self._process is not None:
                 self._process.close()
+        self._unmark()
 
     def abort(self) -> None:
         """Drop what is buffered and roll the open transaction back (a change may be half-buffered); every batch
@@ -205,6 +213,15 @@ class BatchWriter(Writer):
             self._conn = None
             if self._process is not None:
                 self._process.abort()
+        with suppress(StoreError):  # else it goes stale on its own
+            self._unmark()
+
+    def _unmark(self) -> None:
+        """Delete the batch writer's mark, if a batch wrote it: the SLA scheduler may write again."""
+        if self._marked:
+            with self.store.write() as conn:
+                Writer(conn).kv_delete(BATCH_WRITER_KEY)
+            self._marked = False
 
     @contextmanager
     def outside(self, records: Iterable[tuple[str, int]] = (), tickets: Iterable[int] = ()) -> Iterator[None]:

@@ -40,7 +40,7 @@ _ERRORS: dict[str, type[errors.StoreError]] = {
     e.__name__: e for e in (errors.StoreError, errors.StoreUnavailable, errors.DuplicateRecord)
 }
 #: The upserts a flush makes, by table: the key each row replaces.
-UPSERT_KEYS = {"tickets": "id", "sla_states": "ticket_id"}
+UPSERT_KEYS = {"tickets": "id", "sla_states": "ticket_id", "kv": "key"}
 
 
 @dataclass

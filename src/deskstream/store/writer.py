@@ -62,6 +62,12 @@ _LOAD_RECORD = {
 _INSERT_CHANGES = insert(schema.changes)
 #: Where a simulated clock keeps its time (``deskstream.clock`` reads and moves it; the change log reads it here).
 SIMULATED_CLOCK_KEY = "clock.now"
+#: The wall-clock second of a :class:`~deskstream.store.batch.BatchWriter`'s last batch, written with each batch and
+#: deleted when the writer ends. Between its batches a batch writer holds tickets and their SLA states in memory, so
+#: while this is fresh the SLA scheduler leaves the database alone (:meth:`Writer.batch_writer_at_work`); one killed
+#: with ``kill -9`` leaves it behind, and it goes stale after :data:`BATCH_WRITER_STALE` seconds.
+BATCH_WRITER_KEY = "batch_writer.last_batch_at"
+BATCH_WRITER_STALE = 60
 #: The exported records whose every change the change log numbers (groups and SLA policies are not exported).
 LOGGED = frozenset({"users", "organizations"})
 _LOAD_SLA_STATE = select(_s.c.json).where(_s.c.ticket_id == bindparam("ticket_id"))
@@ -346,6 +352,12 @@ class Writer(Accounts):
         values = {"next_deadline": next_deadline, "json": dumps(state)}
         if self.conn.execute(_UPDATE_SLA_STATE, {"tid": ticket_id, **values}).rowcount == 0:
             self.conn.execute(_INSERT_SLA_STATE, [{"ticket_id": ticket_id, **values}])
+
+    def batch_writer_at_work(self, wall_now: float) -> bool:
+        """Whether a batch writer is writing a history into this database (its mark is fresh): see
+        :data:`BATCH_WRITER_KEY`."""
+        last = self.kv_get(BATCH_WRITER_KEY)
+        return last is not None and wall_now - float(last) < BATCH_WRITER_STALE
 
     def any_sla_due(self, now: int) -> bool:
         """Whether some ticket has an SLA target that passed before ``now`` (the scheduler's cheap first look)."""
