@@ -17,6 +17,7 @@ from deskstream.service import Desk
 from deskstream.store import Store
 from deskstream.store.writer import BATCH_WRITER_KEY, BATCH_WRITER_STALE, SIMULATED_CLOCK_KEY
 from tests.conftest import start_server
+from tests.helpers import migrated_store
 from tests.generate.histories import (  # noqa: F401 (history, pg_store: fixtures)
     END,
     SMALL,
@@ -218,28 +219,28 @@ def assert_same_rows(store: Store, other: Store, tables: tuple[str, ...]) -> Non
     assert rows(store, changes) == rows(other, changes)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_history_generated_into_a_served_database_is_the_one_generated_alone_then_the_servers_sla_pass(
-    tmp_path: Path,
+    tmp_path: Path, backend: str
 ) -> None:
-    """A server's SLA scheduler would write breaches into the tickets a second process is still writing (the
-    generator holds their SLA states in memory between batches): a generation marks the database while it writes,
-    the scheduler waits, then does the pass it would have done on the finished history."""
-    served = Store(f"sqlite:///{tmp_path / 'served.db'}")
-    served.migrate()
-    server = start_server(tmp_path, "--clock", "sim", seed=None, db_url=served.url)
-    try:
-        now = int(served.kv_get(SIMULATED_CLOCK_KEY) or 0)  # the server's frozen time
-        assert now > END
-        generate(served, seed=5, end=END, writer_process=True, **BUSY)
-        assert rows(served, f"SELECT count(*) FROM kv WHERE key = '{BATCH_WRITER_KEY}'") == [(0,)]
-        deadline = time.monotonic() + 30
-        while _sla_due(served, now) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the scheduler's pass on the finished history
-    finally:
-        server.stop()
-    alone, _ = generated(tmp_path / "alone.db", writer_process=True, **BUSY)
-    Desk(alone, FixedClock(now)).sla.tick()
-    assert_same_rows(served, alone, ROW_TABLES)
+    """A server's SLA scheduler would write breaches into the tickets the generator is still writing (it holds their
+    SLA states in memory between batches, which a second writing process, or PostgreSQL, commits one by one): a
+    generation marks the database while it writes, the scheduler waits, then does its pass on the finished history."""
+    with migrated_store(backend, tmp_path, "served") as served, migrated_store(backend, tmp_path, "alone") as alone:
+        server = start_server(tmp_path, "--clock", "sim", seed=None, db_url=served.url)
+        try:
+            now = int(served.kv_get(SIMULATED_CLOCK_KEY) or 0)  # the server's frozen time
+            assert now > END
+            generate(served, seed=5, end=END, writer_process=backend == "sqlite", **BUSY)
+            assert rows(served, f"SELECT count(*) FROM kv WHERE key = '{BATCH_WRITER_KEY}'") == [(0,)]
+            deadline = time.monotonic() + 30
+            while _sla_due(served, now) and time.monotonic() < deadline:
+                time.sleep(0.1)  # the scheduler's pass on the finished history
+        finally:
+            server.stop()
+        generate(alone, seed=5, end=END, writer_process=backend == "sqlite", **BUSY)
+        Desk(alone, FixedClock(now)).sla.tick()
+        assert_same_rows(served, alone, ROW_TABLES)
 
 
 def test_a_batch_writers_mark_keeps_the_sla_scheduler_away_until_it_goes_stale(tmp_path: Path, history: History) -> None:
