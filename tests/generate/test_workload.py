@@ -10,14 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from deskstream.clock import FixedClock
-from deskstream.generate import Summary, generate
-from deskstream.service import Desk
-from deskstream.store import Store
-from deskstream.store.writer import BATCH_WRITER_KEY, BATCH_WRITER_STALE, SIMULATED_CLOCK_KEY
 from tests.conftest import start_server
-from tests.helpers import migrated_store
 from tests.generate.histories import (  # noqa: F401 (history, pg_store: fixtures)
     END,
     SMALL,
@@ -30,6 +23,13 @@ from tests.generate.histories import (  # noqa: F401 (history, pg_store: fixture
     rows,
     writers_of,
 )
+from tests.helpers import migrated_store
+
+from deskstream.clock import FixedClock
+from deskstream.generate import Summary, generate
+from deskstream.service import Desk
+from deskstream.store import Store
+from deskstream.store.writer import BATCH_WRITER_KEY, BATCH_WRITER_STALE, SIMULATED_CLOCK_KEY
 
 History = tuple[Store, Summary]
 
@@ -93,8 +93,8 @@ def test_the_current_ticket_row_is_its_last_version(history: History) -> None:
 
 
 def test_ids_increase_with_time_as_zendesk_ids_do(history: History) -> None:
-    for table, time in (("ticket_events", "timestamp"), ("tickets", "created_at")):
-        ids = [r[0] for r in rows(history[0], f"SELECT id FROM {table} ORDER BY {time}, id")]
+    for table, stamp in (("ticket_events", "timestamp"), ("tickets", "created_at")):
+        ids = [r[0] for r in rows(history[0], f"SELECT id FROM {table} ORDER BY {stamp}, id")]
         assert ids == sorted(ids), table
 
 
@@ -243,7 +243,9 @@ def test_a_history_generated_into_a_served_database_is_the_one_generated_alone_t
         assert_same_rows(served, alone, ROW_TABLES)
 
 
-def test_a_batch_writers_mark_keeps_the_sla_scheduler_away_until_it_goes_stale(tmp_path: Path, history: History) -> None:
+def test_a_batch_writers_mark_keeps_the_sla_scheduler_away_until_it_goes_stale(
+    tmp_path: Path, history: History
+) -> None:
     """A generation killed with ``kill -9`` cannot delete its mark: the scheduler waits out its staleness only."""
     copy = tmp_path / "copy.db"
     shutil.copy(history[0].url.removeprefix("sqlite:///"), copy)
