@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import sqlite3
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -184,6 +184,7 @@ def test_an_interrupted_run_rolls_back_its_open_batch_and_keeps_only_whole_chang
     assert 0 < kept < 300
     assert only_whole_changes(store)
     assert writers_of(os.getpid()) == []
+    assert rows(store, f"SELECT count(*) FROM kv WHERE key = '{BATCH_WRITER_KEY}'") == [(0,)]  # the mark is gone
 
 
 def test_a_history_written_by_a_second_process_has_the_same_rows_and_ids(tmp_path: Path, history: History) -> None:
@@ -236,6 +237,7 @@ def test_a_history_generated_into_a_served_database_is_the_one_generated_alone_t
             deadline = time.monotonic() + 30
             while _sla_due(served, now) and time.monotonic() < deadline:
                 time.sleep(0.1)  # the scheduler's pass on the finished history
+            assert not _sla_due(served, now), "the server's scheduler made no pass in 30 s"
         finally:
             server.stop()
         generate(alone, seed=5, end=END, writer_process=backend == "sqlite", **BUSY)
@@ -243,18 +245,28 @@ def test_a_history_generated_into_a_served_database_is_the_one_generated_alone_t
         assert_same_rows(served, alone, ROW_TABLES)
 
 
-def test_a_batch_writers_mark_keeps_the_sla_scheduler_away_until_it_goes_stale(
+def test_a_batch_writers_mark_keeps_the_sla_scheduler_off_its_tickets_until_it_goes_stale(
     tmp_path: Path, history: History
 ) -> None:
-    """A generation killed with ``kill -9`` cannot delete its mark: the scheduler waits out its staleness only."""
-    copy = tmp_path / "copy.db"
-    shutil.copy(history[0].url.removeprefix("sqlite:///"), copy)
-    store = Store(f"sqlite:///{copy}")
-    sla = Desk(store, FixedClock(int(time.time()))).sla
-    store.kv_set(BATCH_WRITER_KEY, str(int(time.time())))
-    assert sla.tick() == 0 and _sla_due(store, int(time.time()))
-    store.kv_set(BATCH_WRITER_KEY, str(int(time.time()) - BATCH_WRITER_STALE))
+    """The scheduler leaves the tickets from the lowest a batch writer holds on, and keeps the others' breaches on
+    time; a mark left by a generation killed with ``kill -9`` goes stale."""
+    copy = Store(f"sqlite:///{tmp_path / 'copy.db'}")
+    with sqlite3.connect(history[0].url.removeprefix("sqlite:///")) as source, sqlite3.connect(
+        copy.url.removeprefix("sqlite:///")
+    ) as target:
+        source.backup(target)
+    now = int(time.time())
+    due = "SELECT ticket_id FROM sla_states WHERE next_deadline < ? ORDER BY ticket_id"
+    tickets = [r[0] for r in rows(copy, due.replace("?", str(now)))]
+    middle = tickets[len(tickets) // 2]
+    sla = Desk(copy, FixedClock(now)).sla
+    copy.kv_set(BATCH_WRITER_KEY, f"{now} {tickets[0]}")
+    assert sla.tick() == 0
+    copy.kv_set(BATCH_WRITER_KEY, f"{now} {middle}")
     assert sla.tick() > 0
+    assert [r[0] for r in rows(copy, due.replace("?", str(now)))] == [t for t in tickets if t >= middle]
+    copy.kv_set(BATCH_WRITER_KEY, f"{now - BATCH_WRITER_STALE} {middle}")
+    assert sla.tick() > 0 and rows(copy, due.replace("?", str(now))) == []
 
 
 #: A history long enough that a server's scheduler passes (one a second) while it is written.

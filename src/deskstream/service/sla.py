@@ -112,11 +112,12 @@ class SlaService(ServiceBase):
             return  # nothing moved (a change no metric reads): the stored state and its deadline stand
         self._write(w, state, out)
 
-    def run_due(self, w: Writer, now: int) -> int:
-        """Write every breach whose target passed before ``now``; returns how many. Idempotent: a breached
-        instance is marked, and the tickets are claimed inside the caller's write transaction."""
+    def run_due(self, w: Writer, now: int, below: int | None = None) -> int:
+        """Write every breach whose target passed before ``now`` (on tickets with an id under ``below``, if given);
+        returns how many. Idempotent: a breached instance is marked, and the tickets are claimed inside the caller's
+        write transaction."""
         written, seen = 0, set()
-        while batch := [t for t in w.due_sla_tickets(now) if t not in seen]:
+        while batch := [t for t in w.due_sla_tickets(now, below=below) if t not in seen]:
             seen.update(batch)
             for ticket_id in batch:
                 loaded = w.load_sla_state(ticket_id)
@@ -131,15 +132,13 @@ class SlaService(ServiceBase):
         return written
 
     def tick(self) -> int:
-        """One pass of the scheduler: a cheap read first, a write transaction only when something is due; none while a
-        batch writer is writing a history here (it holds the SLA states of the tickets it writes)."""
+        """One pass of the scheduler: a cheap read first, a write transaction only when something is due. The
+        tickets a batch writer is writing (the generator holds them and their SLA states in memory) are left to it."""
         with self.store.reading() as r:
-            if r.batch_writer_at_work(time.time()) or not r.any_sla_due(self.clock.now()):
+            if not r.any_sla_due(self.clock.now(), below=r.tickets_being_written(time.time())):
                 return 0
-        with self.store.writing() as w:
-            if w.batch_writer_at_work(time.time()):  # its first batch may have committed since the look
-                return 0
-            return self.run_due(w, self.clock.now())
+        with self.store.writing() as w:  # read again: a batch may have committed since the look
+            return self.run_due(w, self.clock.now(), below=w.tickets_being_written(time.time()))
 
     def move_clock(self, clock: SimClock, target: Callable[[int], int]) -> int:
         """Move a simulated clock to ``target(now)`` with the breaches it passes, in one write transaction, so no

@@ -69,6 +69,7 @@ class BatchWriter(Writer):
         self.flush_every = flush_every
         self._closed = False
         self._marked = False
+        self._lowest_ticket: int | None = None
         self._tx = ExitStack()
         self._conn: Connection | None = None
         self._process: BatchProcess | None = None
@@ -178,22 +179,25 @@ class BatchWriter(Writer):
         if self._breaches_undone:
             statements.append(update_json_statement(dialect, "ticket_metric_events", self._breaches_undone))
             self._breaches_undone = []
-        if statements:  # the mark that keeps the SLA scheduler away, fresh with each batch (BATCH_WRITER_KEY)
-            statements.append(("upsert", "kv", [{"key": BATCH_WRITER_KEY, "value": str(int(time.time()))}]))
+        if statements and self._lowest_ticket is not None:  # the SLA scheduler's fence, fresh with each batch
+            mark = f"{int(time.time())} {self._lowest_ticket}"  # (BATCH_WRITER_KEY)
+            statements.append(("upsert", "kv", [{"key": BATCH_WRITER_KEY, "value": mark}]))
             self._marked = True
         return statements
 
     def close(self) -> None:
-        """Write what is buffered and end the transaction (and wait for the writing process to write it all).
-        Closing twice, or after :meth:`abort`, does nothing."""
+        """Write what is buffered and end the transaction (and wait for the writing process to write it all), then
+        delete the mark. Closing twice, or after :meth:`abort`, does nothing; a close that fails aborts."""
         if self._closed:
             return
         try:
             self.flush(reopen=False)
-        finally:
-            self._closed = True
             if self._process is not None:
                 self._process.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
         self._unmark()
 
     def abort(self) -> None:
@@ -213,13 +217,13 @@ class BatchWriter(Writer):
             self._conn = None
             if self._process is not None:
                 self._process.abort()
-        with suppress(StoreError):  # else it goes stale on its own
-            self._unmark()
+        self._unmark()
 
     def _unmark(self) -> None:
-        """Delete the batch writer's mark, if a batch wrote it: the SLA scheduler may write again."""
+        """Delete the batch writer's mark, if a batch wrote it: the SLA scheduler may write again (if the database
+        cannot be reached, the mark goes stale on its own)."""
         if self._marked:
-            with self.store.write() as conn:
+            with suppress(StoreError), self.store.write() as conn:
                 Writer(conn).kv_delete(BATCH_WRITER_KEY)
             self._marked = False
 
@@ -296,6 +300,8 @@ class BatchWriter(Writer):
     def save_ticket(self, version: TicketVersion) -> None:
         row = ticket_row(version, self.dumps)
         ticket_id = version.item["id"]
+        if self._lowest_ticket is None or ticket_id < self._lowest_ticket:
+            self._lowest_ticket = ticket_id
         self._tickets[ticket_id] = StoredTicket(
             version.item, version.version, version.created_at, version.updated_at, version.deleted_at
         )
@@ -379,13 +385,22 @@ class BatchWriter(Writer):
             heapq.heappush(self._due, (next_deadline, ticket_id))
         self._deadlines[ticket_id] = next_deadline
 
-    def due_sla_tickets(self, now: int, limit: int = 500) -> list[int]:
-        """Due tickets from the in-memory deadline heap; entries a later save made stale are skipped."""
+    def due_sla_tickets(self, now: int, limit: int = 500, below: int | None = None) -> list[int]:
+        """Due tickets (with an id under ``below``, if given) from the in-memory deadline heap; entries a later save
+        made stale are dropped, and those at or over ``below`` stay in it."""
         due: list[int] = []
+        kept: list[tuple[int, int]] = []
         while self._due and self._due[0][0] < now and len(due) < limit:
-            deadline, ticket_id = heapq.heappop(self._due)
-            if self._deadlines.get(ticket_id) == deadline and ticket_id not in due:
+            entry = heapq.heappop(self._due)
+            deadline, ticket_id = entry
+            if self._deadlines.get(ticket_id) != deadline or ticket_id in due:
+                continue
+            if below is not None and ticket_id >= below:
+                kept.append(entry)
+            else:
                 due.append(ticket_id)
+        for entry in kept:
+            heapq.heappush(self._due, entry)
         return due
 
     def mark_breach_deleted(self, event_id: int) -> None:

@@ -62,11 +62,12 @@ _LOAD_RECORD = {
 _INSERT_CHANGES = insert(schema.changes)
 #: Where a simulated clock keeps its time (``deskstream.clock`` reads and moves it; the change log reads it here).
 SIMULATED_CLOCK_KEY = "clock.now"
-#: The wall-clock second of a :class:`~deskstream.store.batch.BatchWriter`'s last batch, written with each batch and
-#: deleted when the writer ends. Between its batches a batch writer holds tickets and their SLA states in memory, so
-#: while this is fresh the SLA scheduler leaves the database alone (:meth:`Writer.batch_writer_at_work`); one killed
-#: with ``kill -9`` leaves it behind, and it goes stale after :data:`BATCH_WRITER_STALE` seconds.
-BATCH_WRITER_KEY = "batch_writer.last_batch_at"
+#: ``"<wall-clock second of the last batch> <lowest ticket id written>"``: a
+#: :class:`~deskstream.store.batch.BatchWriter`'s mark, written with each batch and deleted when the writer ends.
+#: Between its batches a batch writer holds its tickets and their SLA states in memory, so while the mark is fresh
+#: the SLA scheduler leaves those tickets alone (:meth:`Writer.tickets_being_written`) and keeps the others' breaches
+#: on time. One killed with ``kill -9`` leaves it behind; it goes stale after :data:`BATCH_WRITER_STALE` seconds.
+BATCH_WRITER_KEY = "batch_writer.last_batch"
 BATCH_WRITER_STALE = 60
 #: The exported records whose every change the change log numbers (groups and SLA policies are not exported).
 LOGGED = frozenset({"users", "organizations"})
@@ -353,18 +354,22 @@ class Writer(Accounts):
         if self.conn.execute(_UPDATE_SLA_STATE, {"tid": ticket_id, **values}).rowcount == 0:
             self.conn.execute(_INSERT_SLA_STATE, [{"ticket_id": ticket_id, **values}])
 
-    def batch_writer_at_work(self, wall_now: float) -> bool:
-        """Whether a batch writer is writing a history into this database (its mark is fresh): see
-        :data:`BATCH_WRITER_KEY`."""
-        last = self.kv_get(BATCH_WRITER_KEY)
-        return last is not None and wall_now - float(last) < BATCH_WRITER_STALE
+    def tickets_being_written(self, wall_now: float) -> int | None:
+        """The lowest ticket id a batch writer at work holds (its mark is fresh: :data:`BATCH_WRITER_KEY`); it and
+        every later id are its own, or made while it writes. None when no batch writer holds a ticket."""
+        at, _, lowest = (self.kv_get(BATCH_WRITER_KEY) or "0").partition(" ")
+        return int(lowest) if lowest and wall_now - float(at) < BATCH_WRITER_STALE else None
 
-    def any_sla_due(self, now: int) -> bool:
-        """Whether some ticket has an SLA target that passed before ``now`` (the scheduler's cheap first look)."""
+    def any_sla_due(self, now: int, below: int | None = None) -> bool:
+        """Whether some ticket (with an id under ``below``, if given) has an SLA target that passed before ``now``
+        (the scheduler's cheap first look)."""
         s = schema.sla_states
-        return self.conn.execute(select(s.c.ticket_id).where(s.c.next_deadline < now).limit(1)).first() is not None
+        query = select(s.c.ticket_id).where(s.c.next_deadline < now)
+        if below is not None:
+            query = query.where(s.c.ticket_id < below)
+        return self.conn.execute(query.limit(1)).first() is not None
 
-    def due_sla_tickets(self, now: int, limit: int = 500) -> list[int]:
+    def due_sla_tickets(self, now: int, limit: int = 500, below: int | None = None) -> list[int]:
         """Tickets with an SLA target that passed before ``now``, locked for this transaction.
 
         On PostgreSQL the *tickets'* rows are claimed with ``FOR UPDATE SKIP LOCKED``: several server processes share
@@ -373,14 +378,10 @@ class Writer(Accounts):
         holds the database's one write lock.
         """
         s, t = schema.sla_states, schema.tickets
-        query = (
-            select(s.c.ticket_id)
-            .join(t, t.c.id == s.c.ticket_id)
-            .where(s.c.next_deadline < now)
-            .order_by(s.c.next_deadline, s.c.ticket_id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=t)
-        )
+        query = select(s.c.ticket_id).join(t, t.c.id == s.c.ticket_id).where(s.c.next_deadline < now)
+        if below is not None:  # tickets a batch writer holds (tickets_being_written)
+            query = query.where(s.c.ticket_id < below)
+        query = query.order_by(s.c.next_deadline, s.c.ticket_id).limit(limit).with_for_update(skip_locked=True, of=t)
         return list(self.conn.execute(query).scalars())
 
     def load_metric_event(self, event_id: int) -> tuple[bytes, int] | None:
