@@ -106,6 +106,13 @@ def allocate_ids(conn: Connection, name: str, count: int = 1) -> int:
     return int(row[0]) - count + 1
 
 
+def _sla_due(now: int, below: int | None) -> list[Any]:
+    """A due SLA state: its next target passed before ``now``, on a ticket under ``below`` if given (a batch writer
+    holds the others: :meth:`Writer.tickets_being_written`)."""
+    due = _s.c.next_deadline < now
+    return [due] if below is None else [due, _s.c.ticket_id < below]
+
+
 def ticket_row(version: TicketVersion, dumps: Dumps) -> dict[str, Any]:
     """The ``tickets`` row of a ticket's current version."""
     ticket = version.item
@@ -363,11 +370,8 @@ class Writer(Accounts):
     def any_sla_due(self, now: int, below: int | None = None) -> bool:
         """Whether some ticket (with an id under ``below``, if given) has an SLA target that passed before ``now``
         (the scheduler's cheap first look)."""
-        s = schema.sla_states
-        query = select(s.c.ticket_id).where(s.c.next_deadline < now)
-        if below is not None:
-            query = query.where(s.c.ticket_id < below)
-        return self.conn.execute(query.limit(1)).first() is not None
+        query = select(_s.c.ticket_id).where(*_sla_due(now, below)).limit(1)
+        return self.conn.execute(query).first() is not None
 
     def due_sla_tickets(self, now: int, limit: int = 500, below: int | None = None) -> list[int]:
         """Tickets with an SLA target that passed before ``now``, locked for this transaction.
@@ -377,11 +381,8 @@ class Writer(Accounts):
         state under the same lock, so lock order is always ticket first). On SQLite the write transaction already
         holds the database's one write lock.
         """
-        s, t = schema.sla_states, schema.tickets
-        query = select(s.c.ticket_id).join(t, t.c.id == s.c.ticket_id).where(s.c.next_deadline < now)
-        if below is not None:  # tickets a batch writer holds (tickets_being_written)
-            query = query.where(s.c.ticket_id < below)
-        query = query.order_by(s.c.next_deadline, s.c.ticket_id).limit(limit).with_for_update(skip_locked=True, of=t)
+        query = select(_s.c.ticket_id).join(_t, _t.c.id == _s.c.ticket_id).where(*_sla_due(now, below))
+        query = query.order_by(_s.c.next_deadline, _s.c.ticket_id).limit(limit).with_for_update(skip_locked=True, of=_t)
         return list(self.conn.execute(query).scalars())
 
     def load_metric_event(self, event_id: int) -> tuple[bytes, int] | None:
